@@ -1,0 +1,474 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+
+import {ComputeRegistry} from "./ComputeRegistry.sol";
+import {IComputeRegistry} from "./interfaces/IComputeRegistry.sol";
+import {IStreamPay} from "./interfaces/IStreamPay.sol";
+import {Stream, StreamStatus} from "./types/DataTypes.sol";
+import {Errors} from "./libraries/Errors.sol";
+import {StreamMath} from "./libraries/StreamMath.sol";
+
+/// @title StreamPay
+/// @notice Escrows a consumer's deposit and releases it to an inference provider per second, with exact
+/// billing by the provider's signed final receipt. Deploys its own ComputeRegistry. No owner, no pause,
+/// no path for anyone but a stream's parties to move its money.
+contract StreamPay is IStreamPay, EIP712, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+
+    /*//////////////////////////////////////////////////////////////
+                                  STORAGE
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc IStreamPay
+    uint256 public constant override KEEPER_FEE_BPS = StreamMath.KEEPER_FEE_BPS;
+
+    /// @notice EIP-712 type of a usage receipt. Only receipts with final = true close a stream.
+    bytes32 public constant RECEIPT_TYPEHASH = keccak256("Receipt(uint256 streamId,uint256 amount,bool final)");
+
+    /// @notice Gas forwarded to a native-coin push; enough for smart-contract wallets, bounded so a
+    /// receiver cannot burn the caller's gas. A push that fails is credited to the receiver's balance.
+    uint256 public constant PUSH_GAS = 50_000;
+
+    /// @dev A push runs only with this much gas left, so a caller cannot starve it on purpose to turn
+    /// another party's payment into a balance credit.
+    uint256 internal constant MIN_GAS_FOR_PUSH = 60_000;
+
+    /// @inheritdoc IStreamPay
+    IComputeRegistry public immutable override registry;
+
+    /// @inheritdoc IStreamPay
+    uint256 public override nextStreamId = 1;
+
+    mapping(uint256 streamId => Stream) internal _streams;
+
+    /// @inheritdoc IStreamPay
+    mapping(address account => mapping(address asset => uint256 amount)) public override balanceOf;
+
+    /*//////////////////////////////////////////////////////////////
+                                CONSTRUCTOR
+    //////////////////////////////////////////////////////////////*/
+
+    /// @param minStake Native-coin stake a provider must lock while active (0 allowed, e.g. local chains).
+    /// @param stakeCooldown Seconds a provider stays deactivated before it can take its stake back.
+    constructor(uint256 minStake, uint256 stakeCooldown) EIP712("StreamPay", "1") {
+        registry = new ComputeRegistry(minStake, stakeCooldown);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                VIEW FUNCTIONS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc IStreamPay
+    function getStream(uint256 streamId) external view override returns (Stream memory) {
+        return _existing(streamId);
+    }
+
+    /// @inheritdoc IStreamPay
+    function getStreamView(uint256 streamId) external view override returns (StreamView memory v) {
+        Stream memory s = _existing(streamId);
+        (v.recipient, v.asset) = _payoutOf(s);
+        v.id = streamId;
+        v.sender = s.sender;
+        v.providerId = s.providerId;
+        v.ratePerSecond = s.ratePerSecond;
+        v.startTime = s.startTime;
+        v.stopTime = s.stopTime;
+        v.deposited = _deposited(s);
+        v.streamed = _streamed(s);
+        v.withdrawn = s.withdrawn;
+        v.status = s.status;
+        if (s.status == StreamStatus.Open) v.depleted = block.timestamp >= s.stopTime;
+        else v.refunded = v.deposited - v.withdrawn;
+    }
+
+    /// @inheritdoc IStreamPay
+    function streamedAmountOf(uint256 streamId) external view override returns (uint256) {
+        return _streamed(_existing(streamId));
+    }
+
+    /// @inheritdoc IStreamPay
+    function withdrawableAmountOf(uint256 streamId) external view override returns (uint256) {
+        Stream memory s = _existing(streamId);
+        return _streamed(s) - s.withdrawn;
+    }
+
+    /// @inheritdoc IStreamPay
+    function refundableAmountOf(uint256 streamId) external view override returns (uint256) {
+        Stream memory s = _existing(streamId);
+        if (s.status != StreamStatus.Open) return 0;
+        return _deposited(s) - _streamed(s);
+    }
+
+    /// @inheritdoc IStreamPay
+    function hashReceipt(uint256 streamId, uint256 amount, bool isFinal) public view override returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(RECEIPT_TYPEHASH, streamId, amount, isFinal)));
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                              STATE-CHANGING
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc IStreamPay
+    function createStream(uint256 providerId, uint256 maxRatePerSecond, uint256 depositAmount)
+        external
+        payable
+        override
+        nonReentrant
+        returns (uint256 streamId)
+    {
+        // Checks
+        (address recipient, address asset, uint256 rate, bool active) = registry.streamTerms(providerId);
+        if (!active) revert Errors.StreamPay_ProviderInactive(providerId);
+        if (rate > maxRatePerSecond) revert Errors.StreamPay_RateAboveMax(providerId, rate, maxRatePerSecond);
+        if (recipient == msg.sender) revert Errors.StreamPay_SelfStream(providerId, msg.sender);
+        _checkPayment(asset, depositAmount);
+        (uint256 durationSeconds, uint256 usedAmount) = StreamMath.buySeconds(depositAmount, rate);
+        if (durationSeconds == 0) revert Errors.StreamPay_DepositTooSmall(depositAmount, rate);
+        uint256 stopTime = block.timestamp + durationSeconds;
+        if (stopTime > type(uint40).max || usedAmount > type(uint120).max) {
+            revert Errors.StreamPay_DepositTooLarge(depositAmount, rate);
+        }
+
+        // Effects
+        unchecked {
+            streamId = nextStreamId++;
+        }
+        _streams[streamId] = Stream({
+            sender: msg.sender,
+            startTime: uint40(block.timestamp),
+            stopTime: uint40(stopTime),
+            isNative: asset == address(0),
+            withdrawn: 0,
+            ratePerSecond: uint96(rate), // the registry keeps prices below 2^96
+            providerId: uint32(providerId), // ids are sequential from 1; 2^32 registrations is out of reach
+            status: StreamStatus.Open
+        });
+
+        // Interactions
+        uint256 dust = depositAmount - usedAmount;
+        _collect(asset, usedAmount, dust);
+        emit StreamCreated(
+            streamId, msg.sender, recipient, providerId, asset, rate, block.timestamp, stopTime, usedAmount, dust
+        );
+    }
+
+    /// @inheritdoc IStreamPay
+    function topUp(uint256 streamId, uint256 amount) external payable override nonReentrant {
+        // Checks
+        Stream memory s = _open(streamId);
+        if (msg.sender != s.sender) revert Errors.StreamPay_NotSender(streamId, msg.sender, s.sender);
+        if (block.timestamp >= s.stopTime) revert Errors.StreamPay_StreamDepleted(streamId, s.stopTime);
+        address asset = s.isNative ? address(0) : _assetOf(s.providerId);
+        _checkPayment(asset, amount);
+        uint256 rate = s.ratePerSecond;
+        (uint256 durationSeconds, uint256 usedAmount) = StreamMath.buySeconds(amount, rate);
+        if (durationSeconds == 0) revert Errors.StreamPay_DepositTooSmall(amount, rate);
+        uint256 newStopTime = uint256(s.stopTime) + durationSeconds;
+        if (newStopTime > type(uint40).max || rate * (newStopTime - s.startTime) > type(uint120).max) {
+            revert Errors.StreamPay_DepositTooLarge(amount, rate);
+        }
+
+        // Effects
+        _streams[streamId].stopTime = uint40(newStopTime);
+
+        // Interactions
+        uint256 dust = amount - usedAmount;
+        _collect(asset, usedAmount, dust);
+        emit StreamToppedUp(streamId, msg.sender, usedAmount, dust, newStopTime);
+    }
+
+    /// @inheritdoc IStreamPay
+    function withdrawFromStream(uint256 streamId) external override nonReentrant returns (uint256 amount) {
+        // Checks
+        Stream memory s = _open(streamId);
+        uint256 streamed = _streamedOpen(s);
+        amount = streamed - s.withdrawn;
+        if (amount == 0) revert Errors.StreamPay_NothingToWithdraw(streamId);
+        (address recipient, address asset) = _payoutOf(s);
+
+        // Effects
+        bool settles = block.timestamp >= s.stopTime;
+        _record(streamId, streamed, settles ? StreamStatus.Settled : StreamStatus.Open);
+
+        // Interactions
+        if (settles) registry.recordCompletion(s.providerId, streamed);
+        _push(recipient, asset, amount);
+        emit StreamWithdrawn(streamId, recipient, msg.sender, amount);
+        if (settles) emit StreamClosed(streamId, msg.sender, StreamStatus.Settled, 0, 0);
+    }
+
+    /// @inheritdoc IStreamPay
+    function cancelStream(uint256 streamId) external override nonReentrant {
+        Stream memory s = _open(streamId);
+        (address recipient, address asset) = _payoutOf(s);
+        if (msg.sender != s.sender && msg.sender != recipient) {
+            revert Errors.StreamPay_NotSenderOrRecipient(streamId, msg.sender);
+        }
+        _close(streamId, s, _streamedOpen(s), StreamStatus.Cancelled, recipient, asset);
+    }
+
+    /// @inheritdoc IStreamPay
+    function closeWithReceipt(uint256 streamId, uint256 amount, bytes calldata signature)
+        external
+        override
+        nonReentrant
+    {
+        // Checks
+        Stream memory s = _open(streamId);
+        if (msg.sender != s.sender) revert Errors.StreamPay_NotSender(streamId, msg.sender, s.sender);
+        (address recipient, address asset) = _payoutOf(s);
+        bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(RECEIPT_TYPEHASH, streamId, amount, true)));
+        if (!SignatureChecker.isValidSignatureNowCalldata(recipient, digest, signature)) {
+            revert Errors.StreamPay_InvalidReceiptSignature(streamId, recipient);
+        }
+        uint256 streamed = _streamedOpen(s);
+        uint256 recipientTotal = amount < streamed ? amount : streamed;
+        if (recipientTotal < s.withdrawn) recipientTotal = s.withdrawn; // what was paid stays paid
+
+        _close(streamId, s, recipientTotal, StreamStatus.Closed, recipient, asset);
+    }
+
+    /// @inheritdoc IStreamPay
+    function closeByRecipient(uint256 streamId, uint256 amount) external override nonReentrant {
+        // Checks
+        Stream memory s = _open(streamId);
+        (address recipient, address asset) = _payoutOf(s);
+        if (msg.sender != recipient) revert Errors.StreamPay_NotRecipient(streamId, msg.sender, recipient);
+        uint256 streamed = _streamedOpen(s);
+        if (amount > streamed) revert Errors.StreamPay_AmountExceedsStreamed(streamId, amount, streamed);
+        uint256 recipientTotal = amount < s.withdrawn ? s.withdrawn : amount;
+
+        _close(streamId, s, recipientTotal, StreamStatus.Closed, recipient, asset);
+    }
+
+    /// @inheritdoc IStreamPay
+    function batchUpdateStreams(uint256[] calldata streamIds)
+        external
+        override
+        nonReentrant
+        returns (uint256 settledCount)
+    {
+        Batch memory b = _newBatch(streamIds.length);
+        for (uint256 i; i < streamIds.length; ++i) {
+            uint256 streamId = streamIds[i];
+            Stream memory s = _streams[streamId];
+            if (s.status != StreamStatus.Open) continue; // unknown or already closed: skip
+            uint256 streamed = _streamedOpen(s);
+            uint256 amount = streamed - s.withdrawn;
+            bool depleted = block.timestamp >= s.stopTime;
+            if (amount == 0 && !depleted) continue;
+
+            uint256 payee = _payeeIndex(b, s.providerId);
+            uint256 reward = StreamMath.keeperReward(amount);
+
+            // Effects
+            _record(streamId, streamed, depleted ? StreamStatus.Settled : StreamStatus.Open);
+            b.settled[payee] += amount;
+            b.rewards[payee] += reward;
+            ++b.streams[payee];
+            ++settledCount;
+            if (amount > 0) emit StreamSettled(streamId, amount, reward);
+            if (depleted) {
+                registry.recordCompletion(s.providerId, streamed);
+                emit StreamClosed(streamId, msg.sender, StreamStatus.Settled, 0, 0);
+            }
+        }
+        _payBatch(b);
+    }
+
+    /// @inheritdoc IStreamPay
+    function withdrawBalance(address asset, address to) external override nonReentrant returns (uint256 amount) {
+        // Checks
+        if (to == address(0)) revert Errors.StreamPay_ZeroAddress();
+        amount = balanceOf[msg.sender][asset];
+        if (amount == 0) revert Errors.StreamPay_NoBalance(msg.sender, asset);
+
+        // Effects
+        balanceOf[msg.sender][asset] = 0;
+
+        // Interactions
+        bool ok;
+        if (asset == address(0)) {
+            (ok,) = to.call{value: amount}("");
+        } else {
+            ok = IERC20(asset).trySafeTransfer(to, amount);
+        }
+        if (!ok) revert Errors.StreamPay_TransferFailed(asset, to, amount);
+        emit BalanceWithdrawn(msg.sender, asset, to, amount);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                  PRIVATE
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev Working memory of one batchUpdateStreams call: one entry ("payee") per provider seen, with its
+    /// recipient, asset and running totals. Lookups scan this short list instead of asking the registry.
+    struct Batch {
+        uint256 count;
+        uint256[] providerIds;
+        address[] recipients;
+        address[] assets;
+        uint256[] settled; // gross amount settled, reward included
+        uint256[] rewards; // keeper's share of `settled`
+        uint256[] streams;
+    }
+
+    function _newBatch(uint256 size) private pure returns (Batch memory b) {
+        b.providerIds = new uint256[](size);
+        b.recipients = new address[](size);
+        b.assets = new address[](size);
+        b.settled = new uint256[](size);
+        b.rewards = new uint256[](size);
+        b.streams = new uint256[](size);
+    }
+
+    /// @dev The batch entry of `providerId`, added (with one registry read) the first time it is seen.
+    function _payeeIndex(Batch memory b, uint256 providerId) private view returns (uint256 index) {
+        for (; index < b.count; ++index) {
+            if (b.providerIds[index] == providerId) return index;
+        }
+        b.providerIds[index] = providerId;
+        (b.recipients[index], b.assets[index]) = registry.payoutOf(providerId);
+        b.count = index + 1;
+    }
+
+    /// @dev Credits each recipient once, then pays the keeper's reward and reports totals once per asset.
+    function _payBatch(Batch memory b) private {
+        for (uint256 i; i < b.count; ++i) {
+            uint256 credit = b.settled[i] - b.rewards[i];
+            if (credit > 0) balanceOf[b.recipients[i]][b.assets[i]] += credit;
+        }
+        for (uint256 i; i < b.count; ++i) {
+            address asset = b.assets[i];
+            if (b.streams[i] == 0) continue; // already folded into an earlier entry of the same asset
+            uint256 settled;
+            uint256 reward;
+            uint256 streams;
+            for (uint256 j = i; j < b.count; ++j) {
+                if (b.assets[j] != asset) continue;
+                settled += b.settled[j];
+                reward += b.rewards[j];
+                streams += b.streams[j];
+                b.streams[j] = 0;
+            }
+            if (reward > 0) _push(msg.sender, asset, reward);
+            emit BatchSettled(msg.sender, asset, streams, settled, reward);
+        }
+    }
+
+    /// @dev Closes an open stream paying the recipient `recipientTotal` in all (credited to its balance)
+    /// and pushing the rest of the deposit back to the sender.
+    function _close(
+        uint256 streamId,
+        Stream memory s,
+        uint256 recipientTotal,
+        StreamStatus status,
+        address recipient,
+        address asset
+    ) private {
+        uint256 deposited = _deposited(s);
+        uint256 recipientAmount = recipientTotal - s.withdrawn;
+        uint256 senderAmount = deposited - recipientTotal;
+        // The protocol invariant: every unit of the deposit goes to exactly one side, exactly once.
+        assert(s.withdrawn + recipientAmount + senderAmount == deposited);
+
+        // Effects
+        _record(streamId, recipientTotal, status);
+        if (recipientAmount > 0) balanceOf[recipient][asset] += recipientAmount;
+
+        // Interactions
+        if (recipientTotal > 0) registry.recordCompletion(s.providerId, recipientTotal);
+        if (senderAmount > 0) _push(s.sender, asset, senderAmount);
+        emit StreamClosed(streamId, msg.sender, status, recipientAmount, senderAmount);
+    }
+
+    /// @dev Writes a stream's recipient-side total and status: one storage slot.
+    function _record(uint256 streamId, uint256 withdrawn, StreamStatus status) private {
+        Stream storage s = _streams[streamId];
+        s.withdrawn = uint120(withdrawn); // <= deposited < 2^120
+        s.status = status;
+    }
+
+    /// @dev Requires msg.value to match the payment: the amount for native coin, 0 for an ERC-20.
+    function _checkPayment(address asset, uint256 amount) private view {
+        if (asset == address(0)) {
+            if (msg.value != amount) revert Errors.StreamPay_NativeValueMismatch(msg.value, amount);
+        } else if (msg.value != 0) {
+            revert Errors.StreamPay_UnexpectedNativeValue(msg.value);
+        }
+    }
+
+    /// @dev Takes `usedAmount` from the caller: native coin already arrived (the dust goes back), an ERC-20
+    /// is pulled for exactly `usedAmount` (the dust is never taken) and must arrive in full.
+    function _collect(address asset, uint256 usedAmount, uint256 dust) private {
+        if (asset == address(0)) {
+            if (dust > 0) _push(msg.sender, address(0), dust);
+            return;
+        }
+        IERC20 token = IERC20(asset);
+        uint256 balanceBefore = token.balanceOf(address(this));
+        token.safeTransferFrom(msg.sender, address(this), usedAmount);
+        uint256 received = token.balanceOf(address(this)) - balanceBefore;
+        if (received != usedAmount) revert Errors.StreamPay_FeeOnTransferToken(asset, usedAmount, received);
+    }
+
+    /// @dev Pays `amount` to `to` now; if the transfer fails (a reverting receiver, a blacklisting token),
+    /// credits it to `to`'s balance instead, so nobody's failure blocks anyone else's exit.
+    function _push(address to, address asset, uint256 amount) private {
+        uint256 gasLeft = gasleft();
+        if (gasLeft < MIN_GAS_FOR_PUSH) revert Errors.StreamPay_InsufficientGas(gasLeft, MIN_GAS_FOR_PUSH);
+        bool ok;
+        if (asset == address(0)) {
+            // No return data is copied: a receiver cannot bloat our memory.
+            assembly ("memory-safe") {
+                ok := call(PUSH_GAS, to, amount, 0, 0, 0, 0)
+            }
+        } else {
+            ok = IERC20(asset).trySafeTransfer(to, amount);
+        }
+        if (!ok) {
+            balanceOf[to][asset] += amount;
+            emit PaymentDeferred(to, asset, amount);
+        }
+    }
+
+    function _existing(uint256 streamId) private view returns (Stream memory s) {
+        s = _streams[streamId];
+        if (s.status == StreamStatus.None) revert Errors.StreamPay_UnknownStream(streamId);
+    }
+
+    function _open(uint256 streamId) private view returns (Stream memory s) {
+        s = _existing(streamId);
+        if (s.status != StreamStatus.Open) revert Errors.StreamPay_StreamClosed(streamId, s.status);
+    }
+
+    /// @dev The stream's recipient and asset. Native-coin streams skip the registry's asset read.
+    function _payoutOf(Stream memory s) private view returns (address recipient, address asset) {
+        if (s.isNative) return (registry.walletOf(s.providerId), address(0));
+        return registry.payoutOf(s.providerId);
+    }
+
+    function _assetOf(uint256 providerId) private view returns (address asset) {
+        (, asset) = registry.payoutOf(providerId);
+    }
+
+    function _deposited(Stream memory s) private pure returns (uint256) {
+        return uint256(s.ratePerSecond) * (uint256(s.stopTime) - s.startTime);
+    }
+
+    /// @dev Streamed as of now: by time while open, frozen at what the recipient got once closed.
+    function _streamed(Stream memory s) private view returns (uint256) {
+        if (s.status != StreamStatus.Open) return s.withdrawn;
+        return _streamedOpen(s);
+    }
+
+    function _streamedOpen(Stream memory s) private view returns (uint256) {
+        return StreamMath.streamedAt(s.ratePerSecond, s.startTime, s.stopTime, block.timestamp);
+    }
+}
