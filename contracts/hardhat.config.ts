@@ -1,5 +1,5 @@
 import { createRequire } from "node:module";
-import { defineConfig } from "hardhat/config";
+import { configVariable, defineConfig } from "hardhat/config";
 import hardhatViem from "@nomicfoundation/hardhat-viem";
 import hardhatIgnitionViem from "@nomicfoundation/hardhat-ignition-viem";
 
@@ -10,7 +10,15 @@ const solcVersion: string = require("solc/package.json").version;
 
 export default defineConfig({
   plugins: [hardhatViem, hardhatIgnitionViem],
-  paths: { sources: "./src", tests: { solidity: "./test" } },
+  paths: {
+    sources: "./src",
+    tests: { solidity: "./test" },
+    // Tests that deploy to throwaway chains point this at a temporary folder.
+    ignition: process.env.IGNITION_DIR ?? "./ignition",
+    // Separate build output lets two builds run side by side without sharing files.
+    artifacts: process.env.HARDHAT_ARTIFACTS_DIR ?? "./artifacts",
+    cache: process.env.HARDHAT_CACHE_DIR ?? "./cache",
+  },
   solidity: {
     version: solcVersion,
     path: solcPath,
@@ -34,7 +42,27 @@ export default defineConfig({
       },
     },
   },
+  // Keys come from the environment or Hardhat's encrypted keystore (`npx hardhat keystore set
+  // DEPLOYER_PRIVATE_KEY`), never from the command line. `localhost` uses the dev chain's unlocked accounts.
   networks: {
     localhost: { type: "http", chainType: "l1", url: process.env.RPC_URL ?? "http://127.0.0.1:8545" },
+    bscTestnet: {
+      type: "http",
+      chainType: "l1",
+      url: configVariable("BSC_TESTNET_RPC_URL"),
+      accounts: [configVariable("DEPLOYER_PRIVATE_KEY")],
+    },
+    opBNBTestnet: {
+      type: "http",
+      chainType: "op",
+      url: configVariable("OPBNB_TESTNET_RPC_URL"),
+      accounts: [configVariable("DEPLOYER_PRIVATE_KEY")],
+    },
+    baseSepolia: {
+      type: "http",
+      chainType: "op",
+      url: configVariable("BASE_SEPOLIA_RPC_URL"),
+      accounts: [configVariable("DEPLOYER_PRIVATE_KEY")],
+    },
   },
 });

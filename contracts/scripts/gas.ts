@@ -17,7 +17,7 @@ const chainId = await pub.getChainId();
 
 const streamPay = await viem.deployContract("StreamPay", [0n, 3600n]);
 const registry = await viem.getContractAt("ComputeRegistry", await streamPay.read.registry());
-const token = await viem.deployContract("MockERC20", ["Test USD", "TUSD", 6]);
+const token = await viem.deployContract("TestToken", ["Test USD", "TUSD", 6]);
 
 const results: Record<string, number> = {};
 async function measure(label: string, hash: Hex): Promise<number> {

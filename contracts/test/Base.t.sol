@@ -5,7 +5,7 @@ import {Test} from "./utils/Test.sol";
 import {StreamPay} from "../src/StreamPay.sol";
 import {ComputeRegistry} from "../src/ComputeRegistry.sol";
 import {Stream, StreamStatus} from "../src/types/DataTypes.sol";
-import {MockERC20} from "./mocks/MockERC20.sol";
+import {TestToken} from "../src/dev/TestToken.sol";
 
 /// @notice Shared fixture: StreamPay + its registry, a 6-decimal test stablecoin, two providers (one paid in
 /// native coin, one in the stablecoin), two consumers, a keeper and an attacker, all funded.
@@ -25,7 +25,7 @@ abstract contract BaseTest is Test {
 
     StreamPay internal streamPay;
     ComputeRegistry internal registry;
-    MockERC20 internal usd;
+    TestToken internal usd;
 
     address internal alice; // consumer
     address internal bob; // consumer
@@ -43,7 +43,7 @@ abstract contract BaseTest is Test {
         vm.warp(START_TIME);
         streamPay = new StreamPay(MIN_STAKE, STAKE_COOLDOWN);
         registry = ComputeRegistry(address(streamPay.registry()));
-        usd = new MockERC20("Test USD", "TUSD", 6);
+        usd = new TestToken("Test USD", "TUSD", 6);
 
         alice = makeAddr("alice");
         bob = makeAddr("bob");

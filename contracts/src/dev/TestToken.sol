@@ -3,8 +3,9 @@ pragma solidity ^0.8.28;
 
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 
-/// @notice A plain ERC-20 with open minting, for tests and the local dev chain.
-contract MockERC20 is ERC20 {
+/// @notice A plain ERC-20 with open minting (a faucet), deployed only on local and test chains as the
+/// "TestUSD" stablecoin so ERC-20 providers and streams can be tried without a real token.
+contract TestToken is ERC20 {
     uint8 private immutable _decimals;
 
     constructor(string memory name_, string memory symbol_, uint8 decimals_) ERC20(name_, symbol_) {
