@@ -30,9 +30,9 @@ function exec(command: string, args: string[], cwd: string, env: NodeJS.ProcessE
 const stripAnsi = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, "");
 
 /** A workspace's vitest suite, counted from vitest's JSON report. */
-function vitestSuite(workspace: string): Suite {
+function vitestSuite(workspace: string, name = workspace): Suite {
   return {
-    name: workspace,
+    name,
     run: async () => {
       const dir = mkdtempSync(join(tmpdir(), "claw-vitest-"));
       const report = join(dir, "report.json");
@@ -72,6 +72,7 @@ const suites: Suite[] = [
   },
   vitestSuite("sdk"),
   vitestSuite("scripts"),
+  vitestSuite("test", "e2e"),
 ];
 
 const wanted = process.argv.slice(2);

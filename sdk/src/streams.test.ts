@@ -1,0 +1,40 @@
+import { describe, expect, it } from "vitest";
+import { depositedOf, keeperReward, streamStateAt, streamedAt, StreamStatusCode } from "./streams.ts";
+
+describe("stream maths", () => {
+  const rate = 7n;
+  const start = 1_000n;
+  const stop = 1_100n;
+
+  it("streams nothing before or at the start, rate x elapsed while running, the deposit after the stop", () => {
+    expect(streamedAt(rate, start, stop, 999n)).toBe(0n);
+    expect(streamedAt(rate, start, stop, start)).toBe(0n);
+    expect(streamedAt(rate, start, stop, 1_042n)).toBe(294n);
+    expect(streamedAt(rate, start, stop, stop)).toBe(depositedOf(rate, start, stop));
+    expect(streamedAt(rate, start, stop, 5_000n)).toBe(700n);
+  });
+
+  it("is non-decreasing in time", () => {
+    let previous = 0n;
+    for (let t = 900n; t < 1_200n; t += 3n) {
+      const s = streamedAt(rate, start, stop, t);
+      expect(s >= previous).toBe(true);
+      previous = s;
+    }
+  });
+
+  it("pays keepers 10 bps rounded down", () => {
+    expect(keeperReward(10_000n)).toBe(10n);
+    expect(keeperReward(9_999n)).toBe(9n);
+    expect(keeperReward(999n)).toBe(0n);
+  });
+
+  it("reads an open stream past its stop time as depleted", () => {
+    expect(streamStateAt(StreamStatusCode.Open, stop, stop - 1n)).toBe("open");
+    expect(streamStateAt(StreamStatusCode.Open, stop, stop)).toBe("depleted");
+    expect(streamStateAt(StreamStatusCode.Settled, stop, 0n)).toBe("settled");
+    expect(streamStateAt(StreamStatusCode.Cancelled, stop, 0n)).toBe("cancelled");
+    expect(streamStateAt(StreamStatusCode.Closed, stop, 0n)).toBe("closed");
+    expect(() => streamStateAt(0, stop, 0n)).toThrow(/Unknown stream status/);
+  });
+});
