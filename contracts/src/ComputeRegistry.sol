@@ -172,23 +172,16 @@ contract ComputeRegistry is IComputeRegistry {
         if (asset != address(0) && asset.code.length == 0) revert Errors.Registry_InvalidAsset(asset);
         if (msg.value < minStake) revert Errors.Registry_StakeTooLow(msg.value, minStake);
         bytes32 modelHash = keccak256(bytes(model));
-        bytes32 key = _walletModelKey(msg.sender, modelHash);
-        uint256 existing = _idByWalletModel[key];
-        if (existing != 0) revert Errors.Registry_AlreadyRegistered(msg.sender, model, existing);
+        {
+            bytes32 key = _walletModelKey(msg.sender, modelHash);
+            uint256 existing = _idByWalletModel[key];
+            if (existing != 0) revert Errors.Registry_AlreadyRegistered(msg.sender, model, existing);
 
-        // Effects
-        providerId = ++providerCount;
-        Provider storage p = _providers[providerId];
-        p.wallet = msg.sender;
-        p.pricePerSecond = uint96(pricePerSecond);
-        p.asset = asset;
-        p.active = true;
-        p.registeredAt = uint40(block.timestamp);
-        p.stake = uint128(msg.value);
-        p.model = model;
-        p.endpoint = endpoint;
-        p.serviceType = serviceType;
-        _idByWalletModel[key] = providerId;
+            // Effects
+            providerId = ++providerCount;
+            _idByWalletModel[key] = providerId;
+        }
+        _store(_providers[providerId], model, pricePerSecond, endpoint, serviceType, asset);
         _activate(providerId, modelHash);
 
         emit ProviderRegistered(
@@ -288,6 +281,26 @@ contract ComputeRegistry is IComputeRegistry {
     /*//////////////////////////////////////////////////////////////
                                   PRIVATE
     //////////////////////////////////////////////////////////////*/
+
+    /// @dev Writes a new provider: the caller's wallet, active, staked with msg.value.
+    function _store(
+        Provider storage p,
+        string calldata model,
+        uint256 pricePerSecond,
+        string calldata endpoint,
+        string calldata serviceType,
+        address asset
+    ) private {
+        p.wallet = msg.sender;
+        p.pricePerSecond = uint96(pricePerSecond);
+        p.asset = asset;
+        p.active = true;
+        p.registeredAt = uint40(block.timestamp);
+        p.stake = SafeCast.toUint128(msg.value);
+        p.model = model;
+        p.endpoint = endpoint;
+        p.serviceType = serviceType;
+    }
 
     function _existing(uint256 providerId) private view returns (Provider storage p) {
         p = _providers[providerId];

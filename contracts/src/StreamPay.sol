@@ -285,7 +285,7 @@ contract StreamPay is IStreamPay, EIP712, ReentrancyGuardTransient {
     /// @inheritdoc IStreamPay
     function withdrawBalance(address asset, address to) external override nonReentrant returns (uint256 amount) {
         // Checks
-        if (to == address(0)) revert Errors.StreamPay_ZeroAddress();
+        if (to == address(0) || to == address(this)) revert Errors.StreamPay_InvalidPayoutAddress(to);
         amount = balanceOf[msg.sender][asset];
         if (amount == 0) revert Errors.StreamPay_NoBalance(msg.sender, asset);
 
@@ -307,11 +307,14 @@ contract StreamPay is IStreamPay, EIP712, ReentrancyGuardTransient {
                                   PRIVATE
     //////////////////////////////////////////////////////////////*/
 
-    /// @dev Working memory of one batchUpdateStreams call: one entry ("payee") per provider seen, with its
-    /// recipient, asset and running totals. Lookups scan this short list instead of asking the registry.
+    /// @dev Working memory of one batchUpdateStreams call. One entry ("payee") per recipient and asset,
+    /// with running totals; a provider cache maps each provider id seen to its payee, so the registry is
+    /// asked once per provider and a wallet serving several models is still credited once.
     struct Batch {
-        uint256 count;
+        uint256 providerCount;
         uint256[] providerIds;
+        uint256[] providerPayee;
+        uint256 count;
         address[] recipients;
         address[] assets;
         uint256[] settled; // gross amount settled, reward included
@@ -321,6 +324,7 @@ contract StreamPay is IStreamPay, EIP712, ReentrancyGuardTransient {
 
     function _newBatch(uint256 size) private pure returns (Batch memory b) {
         b.providerIds = new uint256[](size);
+        b.providerPayee = new uint256[](size);
         b.recipients = new address[](size);
         b.assets = new address[](size);
         b.settled = new uint256[](size);
@@ -328,14 +332,24 @@ contract StreamPay is IStreamPay, EIP712, ReentrancyGuardTransient {
         b.streams = new uint256[](size);
     }
 
-    /// @dev The batch entry of `providerId`, added (with one registry read) the first time it is seen.
-    function _payeeIndex(Batch memory b, uint256 providerId) private view returns (uint256 index) {
-        for (; index < b.count; ++index) {
-            if (b.providerIds[index] == providerId) return index;
+    /// @dev The payee entry of `providerId`'s recipient and asset, added (with one registry read) the first
+    /// time the provider is seen in this batch.
+    function _payeeIndex(Batch memory b, uint256 providerId) private view returns (uint256) {
+        for (uint256 i; i < b.providerCount; ++i) {
+            if (b.providerIds[i] == providerId) return b.providerPayee[i];
         }
-        b.providerIds[index] = providerId;
-        (b.recipients[index], b.assets[index]) = registry.payoutOf(providerId);
-        b.count = index + 1;
+        (address recipient, address asset) = registry.payoutOf(providerId);
+        uint256 index;
+        while (index < b.count && (b.recipients[index] != recipient || b.assets[index] != asset)) ++index;
+        if (index == b.count) {
+            b.recipients[index] = recipient;
+            b.assets[index] = asset;
+            b.count = index + 1;
+        }
+        b.providerIds[b.providerCount] = providerId;
+        b.providerPayee[b.providerCount] = index;
+        ++b.providerCount;
+        return index;
     }
 
     /// @dev Credits each recipient once, then pays the keeper's reward and reports totals once per asset.

@@ -116,6 +116,7 @@ abstract contract BaseTest is Test {
     }
 
     function skipTime(uint256 secondsToSkip) internal {
-        vm.warp(block.timestamp + secondsToSkip);
+        // Through the cheatcode: the via-IR optimizer may move a `block.timestamp` read across a warp.
+        vm.warp(vm.getBlockTimestamp() + secondsToSkip);
     }
 }

@@ -22,7 +22,7 @@ interface IComputeRegistry {
         uint256 registeredAt;
         uint256 deactivatedAt;
         uint256 requestsServed;
-        uint256 totalEarned;
+        uint256 totalEarned; // gross: keeper rewards taken out of keeper-settled parts are included
         uint256 ratingCount;
         uint256 ratingSum;
         string model;
@@ -157,7 +157,8 @@ interface IComputeRegistry {
 
     /// @notice Records that a stream to `providerId` closed having paid it `earned` in total.
     /// @dev Emits {CompletionRecorded}. Requirements: caller is {streamPay}.
-    /// @param earned Asset units the stream paid the provider over its life.
+    /// @param earned Asset units the stream paid on the provider's side over its life, gross: when keepers
+    /// settled part of it, their 0.1% reward came out of this amount.
     function recordCompletion(uint256 providerId, uint256 earned) external;
 
     /// @notice The sender of a closed stream rates that stream's provider, once.

@@ -176,7 +176,8 @@ interface IStreamPay {
     function batchUpdateStreams(uint256[] calldata streamIds) external returns (uint256 settledCount);
 
     /// @notice Pays the caller's whole claimable balance in `asset` to `to`.
-    /// @dev Emits {BalanceWithdrawn}. Requirements: a non-zero balance; `to` != 0; the transfer succeeds.
+    /// @dev Emits {BalanceWithdrawn}. Requirements: a non-zero balance; `to` is neither address(0) nor
+    /// StreamPay itself (funds sent there could never leave); the transfer succeeds.
     /// @return amount Asset units paid.
     function withdrawBalance(address asset, address to) external returns (uint256 amount);
 }

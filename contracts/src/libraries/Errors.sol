@@ -91,8 +91,8 @@ library Errors {
     error StreamPay_NoBalance(address account, address asset);
     /// @notice Paying out to `to` failed; withdraw to another address.
     error StreamPay_TransferFailed(address asset, address to, uint256 amount);
-    /// @notice A zero address was given where a recipient is needed.
-    error StreamPay_ZeroAddress();
+    /// @notice A payout needs an address that can hold the funds: not address(0), not StreamPay itself.
+    error StreamPay_InvalidPayoutAddress(address to);
     /// @notice Too little gas was left to pay another party; send the transaction with a higher gas limit.
     error StreamPay_InsufficientGas(uint256 gasLeft, uint256 needed);
 }

@@ -24,7 +24,7 @@ struct Provider {
     uint40 registeredAt; // unix seconds
     uint40 deactivatedAt; // unix seconds of the last deactivation (0 if never)
     // slot 2 — written by every recordCompletion
-    uint160 totalEarned; // asset units, sum of what closed streams paid this provider
+    uint160 totalEarned; // asset units, gross: what closed streams paid on the provider's side (keeper rewards included)
     uint64 requestsServed; // closed streams that paid this provider anything
     uint32 ratingCount;
     // slot 3

@@ -33,4 +33,10 @@ interface Vm {
     function label(address account, string calldata newLabel) external;
     function recordLogs() external;
     function getRecordedLogs() external returns (Log[] memory logs);
+    /// @dev The current block timestamp, read through the cheatcode: unlike `block.timestamp`, the via-IR
+    /// optimizer cannot move this read across a `warp` in the same function.
+    function getBlockTimestamp() external view returns (uint256);
+    function record() external;
+    function accesses(address target) external returns (bytes32[] memory readSlots, bytes32[] memory writeSlots);
+    function load(address target, bytes32 slot) external view returns (bytes32 data);
 }
