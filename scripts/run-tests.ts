@@ -72,6 +72,8 @@ const suites: Suite[] = [
   },
   vitestSuite("sdk"),
   vitestSuite("scripts"),
+  vitestSuite("indexer"),
+  vitestSuite("provider-agent"),
   vitestSuite("test", "e2e"),
 ];
 

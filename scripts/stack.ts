@@ -29,20 +29,12 @@ import {
   streamPayAbi,
 } from "@clawcompute/sdk";
 import { DEV_PRIVATE_KEYS, deployContracts, repoRoot, startChain } from "./lib/devchain.ts";
-import { freePort, stopAll } from "./lib/processes.ts";
+import { freePort, isPortFree, stopAll } from "./lib/processes.ts";
 
 const { values: flags } = parseArgs({ options: { once: { type: "boolean", default: false } } });
 
 function step(message: string) {
   console.log(`\n▸ ${message}`);
-}
-
-async function portIsFree(port: number): Promise<boolean> {
-  const { createServer } = await import("node:net");
-  return new Promise((resolve) => {
-    const server = createServer().once("error", () => resolve(false));
-    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
-  });
 }
 
 async function main() {
@@ -51,7 +43,7 @@ async function main() {
   if (build.status !== 0) throw new Error("Build failed (see above).");
 
   const wanted = Number(process.env.CHAIN_PORT ?? 8545);
-  const port = (await portIsFree(wanted)) ? wanted : await freePort();
+  const port = (await isPortFree(wanted)) ? wanted : await freePort();
   step(`Starting the local chain on 127.0.0.1:${port}${port !== wanted ? ` (${wanted} is taken)` : ""}`);
   const chain = await startChain({ port });
 

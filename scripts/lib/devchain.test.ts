@@ -38,3 +38,14 @@ describe("dev chain", () => {
     chain = undefined;
   }, 120_000);
 });
+
+describe("startChain on a taken port", () => {
+  it("refuses instead of attaching to somebody else's chain", async () => {
+    const first = await startChain();
+    try {
+      await expect(startChain({ port: first.port })).rejects.toThrow(`Port ${first.port} is already in use`);
+    } finally {
+      await first.stop();
+    }
+  }, 60_000);
+});

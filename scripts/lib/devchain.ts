@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { createPublicClient, http } from "viem";
 import type { Deployment } from "@clawcompute/sdk";
 import { loadDeployment } from "@clawcompute/sdk/node";
-import { type ManagedProcess, freePort, startProcess, waitFor } from "./processes.ts";
+import { type ManagedProcess, freePort, isPortFree, startProcess, waitFor } from "./processes.ts";
 
 const require = createRequire(import.meta.url);
 export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
@@ -46,15 +46,20 @@ export type StartChainOptions = {
 /** Starts anvil (chain id 31337) on a free port and waits until it answers. */
 export async function startChain(options: StartChainOptions = {}): Promise<DevChain> {
   const port = options.port ?? (await freePort());
+  // Never attach to somebody else's chain: the port must be free before we start ours.
+  if (!(await isPortFree(port))) throw new Error(`Port ${port} is already in use; pick another (or omit it for a free one).`);
   const args = ["--host", "127.0.0.1", "--port", String(port), "--chain-id", "31337", "--silent"];
   if (options.blockTime) args.push("--block-time", String(options.blockTime));
   const proc = startProcess(`anvil:${port}`, anvilBinary(), args, { echo: options.echo });
   const rpcUrl = `http://127.0.0.1:${port}`;
   const client = createPublicClient({ transport: http(rpcUrl, { retryCount: 0 }) });
   await waitFor(`anvil on port ${port}`, async () => {
-    if (proc.child.exitCode !== null) throw new Error(`anvil exited: ${proc.output()}`);
+    if (proc.child.exitCode !== null || proc.child.signalCode !== null) {
+      throw new Error(`anvil exited: ${proc.output()}`);
+    }
     return (await client.getChainId()) === 31337;
   }, 15_000, 50);
+  if (proc.child.exitCode !== null) throw new Error(`anvil exited: ${proc.output()}`);
   return { rpcUrl, port, process: proc, stop: () => proc.stop({ signal: "SIGTERM" }) };
 }
 
@@ -72,7 +77,10 @@ export type DeployOptions = {
   echo?: boolean;
 };
 
-/** Runs the project's deploy command (`npm run deploy`) against `rpcUrl` and returns the deployment. */
+/**
+ * Runs the project's deploy script (what `npm run deploy` runs) against `rpcUrl` and returns the
+ * deployment. It does not compile: build once first (`npm run build`, which `npm test` and `npm start` do).
+ */
 export async function deployContracts(options: DeployOptions): Promise<Deployment> {
   const scratch = options.ignitionDir === "scratch" ? mkdtempSync(join(tmpdir(), "claw-ignition-")) : undefined;
   const journal = scratch ?? options.ignitionDir;
@@ -86,7 +94,12 @@ export async function deployContracts(options: DeployOptions): Promise<Deploymen
     ...(options.minStake !== undefined ? { MIN_STAKE: options.minStake.toString() } : {}),
     ...(options.stakeCooldown !== undefined ? { STAKE_COOLDOWN: options.stakeCooldown.toString() } : {}),
   };
-  const deploy = startProcess("deploy", "npm", ["run", "--silent", "deploy", "-w", "contracts"], { cwd: repoRoot, env, echo: options.echo });
+  const deploy = startProcess(
+    "deploy",
+    "npx",
+    ["hardhat", "run", "--no-compile", "--network", "localhost", "scripts/deploy.ts"],
+    { cwd: join(repoRoot, "contracts"), env, echo: options.echo },
+  );
   const code = await deploy.exited;
   if (scratch) rmSync(scratch, { recursive: true, force: true });
   if (code !== 0) throw new Error(`npm run deploy failed (exit ${code}):\n${deploy.output()}`);
