@@ -1,0 +1,4 @@
+/** The integration suite against Ponder's embedded PGlite (the default database). */
+import { indexerSuite } from "./suite.ts";
+
+indexerSuite("pglite");
