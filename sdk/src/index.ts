@@ -7,5 +7,6 @@ export * from "./chains.ts";
 export * from "./deployments.ts";
 export * from "./eip712.ts";
 export * from "./protocol.ts";
+export * from "./payment-fetch.ts";
 export * from "./streams.ts";
 export * from "./units.ts";
