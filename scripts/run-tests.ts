@@ -4,7 +4,7 @@
  * With CI=true the Solidity fuzz/invariant tests use the `ci` profile (more runs, deeper sequences).
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -57,6 +57,21 @@ const suites: Suite[] = [
     run: async () => {
       const { code } = await exec("npm", ["run", "build"], root);
       return code === 0 ? { passed: 0, failed: 0 } : { passed: 0, failed: 1 };
+    },
+  },
+  {
+    // Type errors fail the run like test failures do: every TypeScript workspace, strict.
+    name: "typecheck",
+    run: async () => {
+      let failed = 0;
+      for (const workspace of ["sdk", "contracts", "scripts", "indexer", "provider-agent", "consumer-agent", "test"]) {
+        const dir = join(root, workspace);
+        if (!existsSync(join(dir, "tsconfig.json"))) continue;
+        console.log(`tsc: ${workspace}`);
+        const { code } = await exec("npx", ["tsc", "--noEmit", "-p", "."], dir);
+        if (code !== 0) failed++;
+      }
+      return { passed: 0, failed };
     },
   },
   {
