@@ -4,10 +4,25 @@
  * `loadConfig` reads env, an optional env file and flags, validates everything and reports every wrong
  * or missing value at once. Secrets (the signing key, keystore password, backend API key) are read from
  * the environment or files only: a secret passed as a command-line argument is refused.
+ * The loader, validators and key options are the SDK's (`@clawcompute/sdk/node`), shared with the
+ * consumer agent and the keeper.
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
-import { type Address, getAddress, isAddress } from "viem";
+import type { Address } from "viem";
+import {
+  ConfigError,
+  type OptionSpec as SharedOptionSpec,
+  MAX_UINT256,
+  checkKeySource,
+  envExampleOf,
+  keyOptions,
+  keySecretFlags,
+  loadOptions,
+  optionsHelp,
+  parsers,
+} from "@clawcompute/sdk/node";
+
+export { ConfigError, parseEnvFile, readableByOthers } from "@clawcompute/sdk/node";
 
 export type Backend = "echo" | "openai";
 export type DepletedSettlement = "charged" | "none";
@@ -62,100 +77,16 @@ export type ProviderSecrets = {
   openaiApiKey: string | undefined;
 };
 
-type Parser<T> = (raw: string) => T;
+export type OptionSpec = SharedOptionSpec<keyof ProviderConfig | keyof ProviderSecrets>;
 
-export type OptionSpec = {
-  key: keyof ProviderConfig | keyof ProviderSecrets;
-  env: string;
-  /** Command-line flag; absent for secrets. */
-  flag?: string;
-  description: string;
-  /** Default as text (what .env.example and --help show); undefined = no default (optional or derived). */
-  default?: string;
-  /** How the default is derived when it depends on other values. */
-  derived?: string;
-  secret?: boolean;
-  parse: Parser<unknown>;
-};
-
-class InvalidValue extends Error {}
-const fail = (message: string): never => {
-  throw new InvalidValue(message);
-};
-
-const str = (raw: string) => raw;
-const nonEmpty = (max = 1024) => (raw: string) => {
-  if (raw.length === 0) fail("must not be empty");
-  if (Buffer.byteLength(raw) > max) fail(`must be at most ${max} bytes`);
-  return raw;
-};
-const int = (min: number, max: number) => (raw: string) => {
-  if (!/^-?\d+$/.test(raw.trim())) fail(`must be an integer between ${min} and ${max}`);
-  const n = Number(raw.trim());
-  if (!Number.isSafeInteger(n) || n < min || n > max) fail(`must be an integer between ${min} and ${max}`);
-  return n;
-};
-const num = (min: number, max: number) => (raw: string) => {
-  const n = Number(raw.trim());
-  if (raw.trim() === "" || !Number.isFinite(n) || n < min || n > max) fail(`must be a number between ${min} and ${max}`);
-  return n;
-};
-const uint = (min: bigint, max: bigint) => (raw: string) => {
-  if (!/^\d+$/.test(raw.trim())) fail("must be a whole number of the asset's smallest unit (digits only, e.g. 1000000)");
-  const n = BigInt(raw.trim());
-  if (n < min || n > max) fail(`must be between ${min} and ${max}`);
-  return n;
-};
-const bool = (raw: string) => {
-  const v = raw.trim().toLowerCase();
-  if (["1", "true", "yes", "on"].includes(v)) return true;
-  if (["0", "false", "no", "off"].includes(v)) return false;
-  return fail("must be true or false");
-};
-const oneOf = <T extends string>(...values: T[]) => (raw: string) => {
-  if (!(values as string[]).includes(raw.trim())) fail(`must be one of ${values.join(", ")}`);
-  return raw.trim() as T;
-};
-const url = (protocols: string[]) => (raw: string) => {
-  let u: URL;
-  try {
-    u = new URL(raw.trim());
-  } catch {
-    return fail(`must be a URL (e.g. ${protocols[0]}//127.0.0.1:8545)`);
-  }
-  if (!protocols.includes(u.protocol)) fail(`must be a ${protocols.join(" or ")} URL`);
-  return raw.trim().replace(/\/+$/, "");
-};
-const address = (raw: string) => {
-  if (!isAddress(raw.trim(), { strict: false })) fail("must be a 0x-prefixed 20-byte address");
-  return getAddress(raw.trim());
-};
-const asset = (raw: string) => {
-  const v = raw.trim();
-  if (v === "native" || /^[A-Za-z][A-Za-z0-9_]*$/.test(v)) return v;
-  if (isAddress(v, { strict: false })) return getAddress(v);
-  return fail('must be "native", a contract name from the deployment file (e.g. TestUSD), or an ERC-20 address');
-};
-const privateKey = (raw: string) => {
-  const v = raw.trim();
-  if (!/^(0x)?[0-9a-fA-F]{64}$/.test(v)) fail("must be a 32-byte hex private key (0x followed by 64 hex digits)");
-  return v.startsWith("0x") ? v : `0x${v}`;
-};
+const { str, nonEmpty, int, num, uint, bool, oneOf, url, address, asset } = parsers;
 
 const MAX_PRICE = (1n << 96n) - 1n;
-const MAX_UINT256 = (1n << 256n) - 1n;
 
 /** Every option of the agent, in the order --help and .env.example show them. */
 export const OPTIONS: OptionSpec[] = [
-  // Signing key (secrets: env or files only)
-  { key: "privateKey", env: "PROVIDER_PRIVATE_KEY", secret: true, parse: privateKey,
-    description: "Provider wallet's private key (0x + 64 hex). Env only, never a flag. Or use PROVIDER_KEYSTORE." },
-  { key: "keystore", env: "PROVIDER_KEYSTORE", flag: "--keystore", parse: nonEmpty(),
-    description: "Path to an encrypted Ethereum v3 keystore JSON holding the key (instead of PROVIDER_PRIVATE_KEY)." },
-  { key: "keystorePassword", env: "PROVIDER_KEYSTORE_PASSWORD", secret: true, parse: str,
-    description: "Password of the keystore. Env only; or PROVIDER_KEYSTORE_PASSWORD_FILE." },
-  { key: "keystorePasswordFile", env: "PROVIDER_KEYSTORE_PASSWORD_FILE", flag: "--keystore-password-file", parse: nonEmpty(),
-    description: "File holding the keystore password (first line)." },
+  // Signing key (secrets: env or files only; the SDK's shared key options)
+  ...keyOptions("PROVIDER", "Provider wallet's"),
   // Chain
   { key: "rpcUrl", env: "PROVIDER_RPC_URL", flag: "--rpc-url", default: "http://127.0.0.1:8545", parse: url(["http:", "https:", "ws:", "wss:"]),
     description: "JSON-RPC URL of the chain." },
@@ -241,21 +172,10 @@ export const OPTIONS: OptionSpec[] = [
 
 /** Flags that name a secret: always refused, with a pointer to the env variable. */
 const SECRET_FLAGS: Record<string, string> = {
-  "--private-key": "PROVIDER_PRIVATE_KEY",
-  "--privatekey": "PROVIDER_PRIVATE_KEY",
-  "--key": "PROVIDER_PRIVATE_KEY",
-  "--mnemonic": "PROVIDER_KEYSTORE",
-  "--keystore-password": "PROVIDER_KEYSTORE_PASSWORD or --keystore-password-file",
-  "--password": "PROVIDER_KEYSTORE_PASSWORD or --keystore-password-file",
+  ...keySecretFlags("PROVIDER"),
   "--openai-api-key": "PROVIDER_OPENAI_API_KEY",
   "--api-key": "PROVIDER_OPENAI_API_KEY",
 };
-
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}\nRun with --help for every option.`);
-  }
-}
 
 export type LoadConfigParameters = {
   argv?: string[];
@@ -274,135 +194,22 @@ export type LoadedConfig = {
   command: "run" | "help" | "check" | "env-example";
 };
 
-/** Whether a file's mode lets group or others read it. */
-export function readableByOthers(path: string): boolean {
-  try {
-    return (statSync(path).mode & 0o077) !== 0;
-  } catch {
-    return false;
-  }
-}
-
-/** Minimal dotenv: KEY=VALUE lines, `#` comments, optional `export `, single or double quotes. */
-export function parseEnvFile(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const rawLine of text.split(/\r?\n/)) {
-    const line = rawLine.trim();
-    if (!line || line.startsWith("#")) continue;
-    const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
-    if (!m) continue;
-    let value = m[2];
-    if ((value.startsWith('"') && value.endsWith('"')) || (value.startsWith("'") && value.endsWith("'"))) {
-      value = value.slice(1, -1);
-    } else {
-      value = value.replace(/\s+#.*$/, "");
-    }
-    out[m[1]] = value;
-  }
-  return out;
-}
-
-const SECRET_ENVS = new Set(OPTIONS.filter((o) => o.secret).map((o) => o.env));
-
 /**
  * Reads and validates the configuration. Precedence: flag > process env > env file > default.
  * Throws {@link ConfigError} listing every problem.
  */
 export function loadConfig({ argv = process.argv.slice(2), env = process.env, cwd = process.cwd() }: LoadConfigParameters = {}): LoadedConfig {
-  const problems: string[] = [];
-  const warnings: string[] = [];
-  let command: LoadedConfig["command"] = "run";
-
-  // 1. Flags. A secret is never accepted here: refuse, without echoing it.
-  const flagValues = new Map<string, string>();
-  let envFileFlag: string | undefined;
-  const keyLike = (a: string) => /^(0x)?[0-9a-fA-F]{64}$/.test(a.replace(/^--?[\w-]+=/, ""));
-  argv.forEach((arg, i) => {
-    if (keyLike(arg)) {
-      problems.push(`argument #${i + 1} looks like a private key: refusing it. Command-line arguments are visible to every user of this machine (ps, shell history). Put the key in PROVIDER_PRIVATE_KEY (env or an env file readable only by you) or in an encrypted keystore (PROVIDER_KEYSTORE).`);
-    }
+  const loaded = loadOptions({
+    prefix: "PROVIDER",
+    options: OPTIONS,
+    secretFlags: SECRET_FLAGS,
+    commandFlags: { "--help": "help", "-h": "help", "--check": "check", "--print-env-example": "env-example" },
+    argv,
+    env,
+    cwd,
   });
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (keyLike(arg)) continue;
-    if (arg === "--help" || arg === "-h") { command = "help"; continue; }
-    if (arg === "--check") { command = "check"; continue; }
-    if (arg === "--print-env-example") { command = "env-example"; continue; }
-    if (!arg.startsWith("--")) {
-      problems.push(`unexpected argument "${arg.slice(0, 40)}" (options are --name value or --name=value)`);
-      continue;
-    }
-    const eq = arg.indexOf("=");
-    const name = (eq >= 0 ? arg.slice(0, eq) : arg).toLowerCase();
-    const hasInline = eq >= 0;
-    const takeValue = (): string | undefined => {
-      if (hasInline) return arg.slice(eq + 1);
-      const next = argv[i + 1];
-      if (next === undefined || next.startsWith("--")) return undefined;
-      i++;
-      return next;
-    };
-    if (SECRET_FLAGS[name]) {
-      if (!hasInline && argv[i + 1] !== undefined && !argv[i + 1].startsWith("--")) i++; // skip the secret, never print it
-      problems.push(`${name} is refused: secrets are never read from the command line (visible in ps and shell history). Use ${SECRET_FLAGS[name]}.`);
-      continue;
-    }
-    if (name === "--env-file") {
-      const v = takeValue();
-      if (v === undefined) problems.push("--env-file needs a path");
-      else envFileFlag = v;
-      continue;
-    }
-    const spec = OPTIONS.find((o) => o.flag === name);
-    if (!spec) {
-      problems.push(`unknown option ${name}`);
-      continue;
-    }
-    const v = takeValue();
-    if (v === undefined) problems.push(`${name} needs a value`);
-    else flagValues.set(spec.env, v);
-  }
-
-  // 2. Env file: --env-file, PROVIDER_ENV_FILE, or ./.env when present. It never overrides the process env.
-  const envFilePath = envFileFlag ?? env.PROVIDER_ENV_FILE ?? (existsSync(resolve(cwd, ".env")) ? ".env" : undefined);
-  let fileValues: Record<string, string> = {};
-  let envFile: string | undefined;
-  if (envFilePath) {
-    envFile = resolve(cwd, envFilePath);
-    try {
-      fileValues = parseEnvFile(readFileSync(envFile, "utf8"));
-      const holdsSecret = Object.keys(fileValues).some((k) => SECRET_ENVS.has(k) && fileValues[k] !== "");
-      if (holdsSecret && readableByOthers(envFile)) {
-        warnings.push(`${envFile} holds a secret and is readable by group/others: run \`chmod 600 ${envFile}\`.`);
-      }
-    } catch (error) {
-      problems.push(`env file ${envFile} cannot be read: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-    }
-  }
-
-  const raw = (spec: OptionSpec): string | undefined => {
-    const v = flagValues.get(spec.env) ?? env[spec.env] ?? fileValues[spec.env];
-    return v === undefined || v === "" ? undefined : v;
-  };
-
-  const values: Record<string, unknown> = {};
-  for (const spec of OPTIONS) {
-    const text = raw(spec) ?? spec.default;
-    if (text === undefined) {
-      values[spec.key] = undefined;
-      continue;
-    }
-    try {
-      values[spec.key] = spec.parse(text);
-    } catch (error) {
-      if (!(error instanceof InvalidValue)) throw error;
-      const where = spec.flag ? `${spec.env} (${spec.flag})` : spec.env;
-      // Secrets are never echoed; other values are, truncated.
-      const shown = spec.secret ? "" : `, got "${text.length > 80 ? `${text.slice(0, 80)}…` : text}"`;
-      problems.push(`${where}: ${error.message}${shown}`);
-    }
-  }
-
+  const { values, problems, warnings } = loaded;
+  const command = (loaded.command ?? "run") as LoadedConfig["command"];
   const config = Object.fromEntries(OPTIONS.filter((o) => !o.secret).map((o) => [o.key, values[o.key]])) as ProviderConfig;
   const secrets: ProviderSecrets = {
     privateKey: values.privateKey as string | undefined,
@@ -410,26 +217,18 @@ export function loadConfig({ argv = process.argv.slice(2), env = process.env, cw
     openaiApiKey: values.openaiApiKey as string | undefined,
   };
 
-  // 3. Cross-field rules.
+  // Cross-field rules.
   if (command === "run" || command === "check") {
-    const hasKey = raw(OPTIONS.find((o) => o.key === "privateKey")!) !== undefined;
-    if (hasKey && config.keystore) problems.push("PROVIDER_PRIVATE_KEY and PROVIDER_KEYSTORE are both set: use one.");
-    if (!hasKey && !config.keystore) {
-      problems.push("no signing key: set PROVIDER_PRIVATE_KEY (env, or an env file only you can read) or PROVIDER_KEYSTORE (an encrypted v3 keystore) with PROVIDER_KEYSTORE_PASSWORD or PROVIDER_KEYSTORE_PASSWORD_FILE.");
-    }
-    if (config.keystore) {
-      config.keystore = resolve(cwd, config.keystore);
-      if (!existsSync(config.keystore)) problems.push(`PROVIDER_KEYSTORE (--keystore): file ${config.keystore} does not exist`);
-      else if (readableByOthers(config.keystore)) warnings.push(`keystore ${config.keystore} is readable by group/others: run \`chmod 600 ${config.keystore}\`.`);
-      if (secrets.keystorePassword === undefined && !config.keystorePasswordFile) {
-        problems.push("PROVIDER_KEYSTORE is set but no password: set PROVIDER_KEYSTORE_PASSWORD or PROVIDER_KEYSTORE_PASSWORD_FILE.");
-      }
-    }
-    if (config.keystorePasswordFile) {
-      config.keystorePasswordFile = resolve(cwd, config.keystorePasswordFile);
-      if (!existsSync(config.keystorePasswordFile)) problems.push(`PROVIDER_KEYSTORE_PASSWORD_FILE: file ${config.keystorePasswordFile} does not exist`);
-      else if (readableByOthers(config.keystorePasswordFile)) warnings.push(`password file ${config.keystorePasswordFile} is readable by group/others: run \`chmod 600 ${config.keystorePasswordFile}\`.`);
-    }
+    const keys = checkKeySource({
+      prefix: "PROVIDER",
+      hasKey: loaded.raw("privateKey") !== undefined,
+      source: { privateKey: secrets.privateKey, keystore: config.keystore, keystorePassword: secrets.keystorePassword, keystorePasswordFile: config.keystorePasswordFile },
+      cwd,
+    });
+    problems.push(...keys.problems);
+    warnings.push(...keys.warnings);
+    config.keystore = keys.source.keystore;
+    config.keystorePasswordFile = keys.source.keystorePasswordFile;
     if (config.backend === "openai" && !config.openaiBaseUrl) {
       problems.push("PROVIDER_BACKEND=openai needs PROVIDER_OPENAI_BASE_URL (--openai-base-url), e.g. http://127.0.0.1:11434/v1");
     }
@@ -439,12 +238,12 @@ export function loadConfig({ argv = process.argv.slice(2), env = process.env, cw
   if (config.deploymentsDir) config.deploymentsDir = resolve(cwd, config.deploymentsDir);
 
   if (problems.length) throw new ConfigError(problems);
-  return { config, secrets, warnings, envFile, command };
+  return { config, secrets, warnings, envFile: loaded.envFile, command };
 }
 
 /** --help text: every option with its env variable, flag, default and description. */
 export function helpText(): string {
-  const lines = [
+  return [
     "ClawCompute provider agent: sells OpenAI-compatible inference, paid per second through StreamPay.",
     "",
     "Usage: npm run provider -- [--option value ...] [--env-file PATH] [--check] [--help]",
@@ -453,29 +252,15 @@ export function helpText(): string {
     "  --print-env-example   print a .env template",
     "",
     "Options (env variable / flag / default):",
-  ];
-  for (const o of OPTIONS) {
-    const def = o.default !== undefined ? `default ${o.default}` : o.derived ? `default: ${o.derived}` : "optional";
-    lines.push(`  ${o.env}${o.flag ? ` / ${o.flag}` : " (env only)"}  [${def}]`);
-    lines.push(`      ${o.description}`);
-  }
-  return lines.join("\n");
+    optionsHelp(OPTIONS),
+  ].join("\n");
 }
 
 /** The .env.example text, generated from {@link OPTIONS} so it can never drift. */
 export function envExample(): string {
-  const lines = [
+  return envExampleOf(OPTIONS, [
     "# ClawCompute provider agent configuration. Copy to provider-agent/.env and `chmod 600 .env`.",
     "# Every option is also a flag (see `npm run provider -- --help`), except secrets, which are env-only.",
     "# Values here never override variables already set in the environment.",
-    "",
-  ];
-  for (const o of OPTIONS) {
-    lines.push(`# ${o.description}`);
-    if (o.derived) lines.push(`# Default: ${o.derived}.`);
-    if (o.secret) lines.push("# SECRET: env only; never pass it as a flag, never commit this file.");
-    lines.push(`${o.default !== undefined ? "" : "# "}${o.env}=${o.default ?? ""}`);
-    lines.push("");
-  }
-  return lines.join("\n");
+  ]);
 }

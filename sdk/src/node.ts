@@ -44,3 +44,8 @@ export function writeDeployment(deployment: Deployment, dir = deploymentsDir()):
   renameSync(tmp, path);
   return path;
 }
+
+// Service configuration, signing keys and keystores, shared by the provider agent, consumer agent and keeper.
+export * from "./config.ts";
+export * from "./keys.ts";
+export * from "./keystore.ts";
