@@ -304,7 +304,11 @@ export class StreamCache {
     if (wait > 0 && !this.syncing) await new Promise((r) => setTimeout(r, wait));
     if (this.get(id)) return this.get(id);
     this.lastLookupSync = Date.now();
+    // A sync already under way may have read the chain head before this stream's block: after joining
+    // it, catch up once more before calling the stream unknown.
+    const joinedRunningSync = this.syncing !== undefined;
     await this.sync().catch(() => {});
+    if (!this.get(id) && joinedRunningSync) await this.sync().catch(() => {});
     return this.get(id);
   }
   private lastLookupSync = 0;
