@@ -89,6 +89,7 @@ const suites: Suite[] = [
   vitestSuite("scripts"),
   vitestSuite("indexer"),
   vitestSuite("provider-agent"),
+  vitestSuite("consumer-agent"),
   vitestSuite("test", "e2e"),
 ];
 
