@@ -96,7 +96,7 @@ export class ClawConsumer {
       throw new Error(`cannot reach the chain at ${p.rpcUrl}: ${error.message.split("\n")[0]}`);
     });
     if (rpcChainId !== chainId) throw new Error(`${p.rpcUrl} serves chain ${rpcChainId}, not ${chainId}.`);
-    const assetAddress = resolveAsset(p.asset ?? "native", deployment);
+    const assetAddress = resolveAsset(p.asset ?? "native", deployment, "CONSUMER_ASSET");
     const asset = await assetInfo(clients, assetAddress);
     const streamPay = deployment.contracts.StreamPay.address;
     const settings: ConsumerSettings = { ...DEFAULT_SETTINGS, ...Object.fromEntries(Object.entries(p).filter(([k, v]) => k in DEFAULT_SETTINGS && v !== undefined)), budget: p.budget };

@@ -86,7 +86,7 @@ export class ProviderAgent {
       throw new Error(`cannot reach the chain at PROVIDER_RPC_URL=${config.rpcUrl}: ${error.message.split("\n")[0]}`);
     });
     if (rpcChainId !== config.chainId) throw new Error(`PROVIDER_RPC_URL=${config.rpcUrl} serves chain ${rpcChainId}, but PROVIDER_CHAIN_ID is ${config.chainId}.`);
-    const asset = resolveAsset(config.asset, this.deployment);
+    const asset = resolveAsset(config.asset, this.deployment, "PROVIDER_ASSET");
     const streamPay = this.deployment.contracts.StreamPay.address;
     const registry = this.deployment.contracts.ComputeRegistry.address;
     log.info({ wallet: this.key.account.address, chainId: config.chainId, streamPay, registry, model: config.model, asset }, "starting provider agent");
@@ -317,7 +317,7 @@ export async function checkSetup(loaded: LoadedConfig): Promise<Record<string, u
     throw new Error(`cannot reach the chain at PROVIDER_RPC_URL=${config.rpcUrl}: ${error.message.split("\n")[0]}`);
   });
   if (rpcChainId !== config.chainId) throw new Error(`PROVIDER_RPC_URL serves chain ${rpcChainId}, not ${config.chainId}`);
-  const asset = resolveAsset(config.asset, deployment);
+  const asset = resolveAsset(config.asset, deployment, "PROVIDER_ASSET");
   const registry = deployment.contracts.ComputeRegistry.address;
   const providerId = await clients.public.readContract({ address: registry, abi: computeRegistryAbi, functionName: "providerIdOf", args: [key.account.address, config.model] });
   const [gas, balance, backend] = await Promise.all([

@@ -3,77 +3,11 @@
  * (register once, then reuse and update), and the event-driven stream cache that the payment gate reads
  * instead of calling the RPC per request.
  */
-import {
-  type Address,
-  type Chain,
-  type Log,
-  type PublicClient,
-  type Transport,
-  type WalletClient,
-  type Account,
-  createPublicClient,
-  createWalletClient,
-  http,
-  parseEventLogs,
-  webSocket,
-  zeroAddress,
-  BaseError,
-  ContractFunctionRevertedError,
-} from "viem";
+import { type Address, type Chain, type Log, type PublicClient, type Transport, parseEventLogs, zeroAddress } from "viem";
 import type { Logger } from "pino";
-import { type Deployment, chainById, computeRegistryAbi, streamPayAbi } from "@clawcompute/sdk";
+import { type Clients, computeRegistryAbi, describeError, revertName, streamPayAbi } from "@clawcompute/sdk";
 
-export type Clients = {
-  chain: Chain;
-  public: PublicClient<Transport, Chain>;
-  wallet: WalletClient<Transport, Chain, Account>;
-};
-
-export function makeClients(chainId: number, rpcUrl: string, account: Account): Clients {
-  let chain: Chain;
-  try {
-    chain = chainById(chainId, rpcUrl);
-  } catch {
-    // An unlisted chain still works when the RPC is given: a minimal definition.
-    chain = { id: chainId, name: `chain-${chainId}`, nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 }, rpcUrls: { default: { http: [rpcUrl] } } };
-  }
-  const transport = rpcUrl.startsWith("ws") ? webSocket(rpcUrl) : http(rpcUrl, { retryCount: 3, timeout: 20_000 });
-  return {
-    chain,
-    public: createPublicClient({ chain, transport }) as PublicClient<Transport, Chain>,
-    wallet: createWalletClient({ chain, transport, account }),
-  };
-}
-
-/** "native" → address(0); a deployment contract name → its address; an address → itself. */
-export function resolveAsset(asset: string, deployment: Deployment): Address {
-  if (asset === "native") return zeroAddress;
-  if (asset.startsWith("0x")) return asset as Address;
-  const contract = (deployment.contracts as Record<string, { address: Address } | undefined>)[asset];
-  if (!contract) {
-    throw new Error(`PROVIDER_ASSET=${asset}: no contract named ${asset} in deployments/${deployment.chainId}.json (known: ${Object.keys(deployment.contracts).join(", ")}). Use "native", a known name, or an ERC-20 address.`);
-  }
-  return contract.address;
-}
-
-/** A short, human reason from a viem error (the custom error name and args when the contract reverted). */
-export function describeError(error: unknown): string {
-  if (error instanceof BaseError) {
-    const revert = error.walk((e) => e instanceof ContractFunctionRevertedError);
-    if (revert instanceof ContractFunctionRevertedError && revert.data?.errorName) {
-      const args = (revert.data.args ?? []).map((a) => String(a)).join(", ");
-      return `${revert.data.errorName}(${args})`;
-    }
-    return error.shortMessage;
-  }
-  return error instanceof Error ? error.message : String(error);
-}
-
-export function revertName(error: unknown): string | undefined {
-  if (!(error instanceof BaseError)) return undefined;
-  const revert = error.walk((e) => e instanceof ContractFunctionRevertedError);
-  return revert instanceof ContractFunctionRevertedError ? revert.data?.errorName : undefined;
-}
+export { type Clients, describeError, makeClients, resolveAsset, revertName } from "@clawcompute/sdk";
 
 // ------------------------------------------------------------------------------------------ registration
 

@@ -30,15 +30,12 @@ import {
   type PublicClient,
   type Transport,
   type WalletClient,
-  createPublicClient,
-  createWalletClient,
   getAddress,
-  http,
   parseEventLogs,
   zeroAddress,
 } from "viem";
 import pino, { type Logger } from "pino";
-import { type Deployment, chainById, streamPayAbi } from "@clawcompute/sdk";
+import { type Deployment, makeClients, streamPayAbi } from "@clawcompute/sdk";
 import {
   ConfigError,
   type KeySource,
@@ -261,15 +258,9 @@ export class Keeper {
   async init(): Promise<void> {
     const c = this.config;
     this.deployment = this.p.deployment ?? loadDeployment(c.chainId, c.deploymentsDir);
-    let chain: Chain;
-    try {
-      chain = chainById(c.chainId, c.rpcUrl);
-    } catch {
-      chain = { id: c.chainId, name: `chain-${c.chainId}`, nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 }, rpcUrls: { default: { http: [c.rpcUrl] } } };
-    }
-    const transport = http(c.rpcUrl, { retryCount: 2, timeout: 20_000 });
-    this.publicClient = createPublicClient({ chain, transport }) as PublicClient<Transport, Chain>;
-    this.walletClient = createWalletClient({ chain, transport, account: this.p.account });
+    const clients = makeClients(c.chainId, c.rpcUrl, this.p.account, { retryCount: 2 });
+    this.publicClient = clients.public;
+    this.walletClient = clients.wallet;
     const rpcChainId = await this.publicClient.getChainId().catch((error: Error) => {
       throw new Error(`cannot reach the chain at KEEPER_RPC_URL=${c.rpcUrl}: ${error.message.split("\n")[0]}`);
     });

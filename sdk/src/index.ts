@@ -4,6 +4,7 @@
  */
 export * from "./generated/abis.ts";
 export * from "./chains.ts";
+export * from "./clients.ts";
 export * from "./deployments.ts";
 export * from "./eip712.ts";
 export * from "./protocol.ts";
