@@ -56,7 +56,15 @@ const suites: Suite[] = [
     name: "build",
     run: async () => {
       const { code } = await exec("npm", ["run", "build"], root);
-      return code === 0 ? { passed: 0, failed: 0 } : { passed: 0, failed: 1 };
+      if (code !== 0) return { passed: 0, failed: 1 };
+      // The generated ABIs are committed (so every service runs right after `npm install`); the build
+      // must not have changed them, or the committed copy is stale.
+      const diff = await exec("git", ["diff", "--exit-code", "--stat", "--", "sdk/src/generated"], root);
+      if (diff.code !== 0) {
+        console.log("sdk/src/generated is stale: run `npm run build` and commit the regenerated ABIs.");
+        return { passed: 0, failed: 1 };
+      }
+      return { passed: 1, failed: 0 };
     },
   },
   {

@@ -1,7 +1,7 @@
 /**
  * `npm start`: brings up the local ClawCompute stack and runs one paid inference end to end.
  *
- *   1. builds the contracts and the SDK's ABIs,
+ *   1. (`npm start` first builds the contracts and the SDK's ABIs, which this script imports),
  *   2. starts a local chain (anvil), deploys the contracts (writes deployments/31337.json),
  *   3. starts the indexer (GraphQL) and a provider agent on the echo backend (dev account #1),
  *   4. asks the provider a question through the consumer agent (dev account #2): a stream is opened,
@@ -12,7 +12,6 @@
  * Preferred ports (a taken one is replaced by a free one): chain 8545, indexer 42069, provider 8080.
  * Everything runs on 127.0.0.1 with the chain's well-known dev accounts: local use only.
  */
-import { spawnSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -31,14 +30,6 @@ function step(message: string) {
 }
 
 async function main() {
-  step("building contracts and ABIs (the first build compiles for a few minutes)");
-  const build = spawnSync("npm", ["run", "--silent", "build"], { cwd: repoRoot, stdio: flags.verbose ? "inherit" : "pipe" });
-  if (build.status !== 0) {
-    process.stderr.write(build.stdout ?? "");
-    process.stderr.write(build.stderr ?? "");
-    throw new Error("The build failed (output above).");
-  }
-
   // A fresh chain every time: the provider's and indexer's data from an earlier run no longer apply.
   rmSync(stackDir, { recursive: true, force: true });
   mkdirSync(stackDir, { recursive: true });
