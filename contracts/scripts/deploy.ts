@@ -5,7 +5,9 @@
  *   npm run deploy                          # local chain at $RPC_URL (default http://127.0.0.1:8545)
  *   NETWORK=bscTestnet npm run deploy       # a configured testnet (key from env or keystore)
  *
- * Parameters (env): MIN_STAKE (wei, default 0), STAKE_COOLDOWN (seconds, default 604800).
+ * Parameters (env): MIN_STAKE (wei, default 0), STAKE_COOLDOWN (seconds, default 604800), GRACE_PERIOD and
+ * CHALLENGE_WINDOW (seconds; defaults 300 and 120 on a local chain, 3600 each elsewhere — see
+ * contracts/TECHNICAL-DOC.md for why).
  * On local chains it also deploys the TestUSD stablecoin. Re-running against the same chain is a no-op;
  * after a local chain restart the stale Ignition journal is detected and the contracts are redeployed.
  */
@@ -35,6 +37,10 @@ const { viem, ignition } = await network.getOrCreate();
 const publicClient = await viem.getPublicClient();
 const chainId = await publicClient.getChainId();
 const local = isLocalChain(chainId);
+// A local chain is for trying things out: minutes, so a cancel or an abandoned stream resolves while you
+// watch. A public chain needs an hour: a provider must be able to come back from an outage and answer.
+const gracePeriod = bigintEnv("GRACE_PERIOD", local ? 300n : 3600n);
+const challengeWindow = bigintEnv("CHALLENGE_WINDOW", local ? 120n : 3600n);
 const deploymentId = process.env.IGNITION_DEPLOYMENT_ID ?? `chain-${chainId}`;
 const journalDir = path.join(hre.config.paths.ignition, "deployments", deploymentId);
 
@@ -52,7 +58,7 @@ if (local && existsSync(addressesFile)) {
 
 const { streamPay, registry } = await ignition.deploy(ClawComputeModule, {
   deploymentId,
-  parameters: { ClawCompute: { minStake, stakeCooldown } },
+  parameters: { ClawCompute: { minStake, stakeCooldown, gracePeriod, challengeWindow } },
 });
 const testUsd = local ? (await ignition.deploy(TestUSDModule, { deploymentId })).testUsd : undefined;
 
@@ -87,7 +93,12 @@ const deployment: Deployment = {
     ComputeRegistry: { ...streamPayRecord, address: registry.address },
     ...(testUsd ? { TestUSD: await record("TestUSD#TestToken", testUsd.address) } : {}),
   },
-  parameters: { minStake: minStake.toString(), stakeCooldown: stakeCooldown.toString() },
+  parameters: {
+    minStake: minStake.toString(),
+    stakeCooldown: stakeCooldown.toString(),
+    gracePeriod: gracePeriod.toString(),
+    challengeWindow: challengeWindow.toString(),
+  },
 };
 const file = writeDeployment(deployment);
 console.log(`StreamPay       ${streamPay.address} (block ${streamPayRecord.blockNumber})`);

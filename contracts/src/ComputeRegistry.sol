@@ -265,7 +265,9 @@ contract ComputeRegistry is IComputeRegistry {
         if (_rated[streamId]) revert Errors.Registry_AlreadyRated(streamId);
         Stream memory s = IStreamPay(streamPay).getStream(streamId);
         if (msg.sender != s.sender) revert Errors.Registry_NotStreamSender(streamId, msg.sender, s.sender);
-        if (s.status == StreamStatus.Open) revert Errors.Registry_StreamNotClosed(streamId, s.status);
+        if (s.status == StreamStatus.Open || s.status == StreamStatus.Cancelling) {
+            revert Errors.Registry_StreamNotClosed(streamId, s.status);
+        }
         if (s.withdrawn == 0) revert Errors.Registry_StreamPaidNothing(streamId);
 
         // Effects

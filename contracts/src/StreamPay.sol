@@ -3,6 +3,7 @@ pragma solidity ^0.8.28;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
@@ -15,9 +16,9 @@ import {Errors} from "./libraries/Errors.sol";
 import {StreamMath} from "./libraries/StreamMath.sol";
 
 /// @title StreamPay
-/// @notice Escrows a consumer's deposit and releases it to an inference provider per second, with exact
-/// billing by the provider's signed final receipt. Deploys its own ComputeRegistry. No owner, no pause,
-/// no path for anyone but a stream's parties to move its money.
+/// @notice Escrows a consumer's deposit for an inference provider and pays it out by the payer's signatures:
+/// spend vouchers from the sender, final receipts from the provider, with time as the cap. Deploys its own
+/// ComputeRegistry. No owner, no pause, no path for anyone but a stream's parties to move its money.
 contract StreamPay is IStreamPay, EIP712, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
@@ -31,6 +32,14 @@ contract StreamPay is IStreamPay, EIP712, ReentrancyGuardTransient {
     /// @notice EIP-712 type of a usage receipt. Only receipts with final = true close a stream.
     bytes32 public constant RECEIPT_TYPEHASH = keccak256("Receipt(uint256 streamId,uint256 amount,bool final)");
 
+    /// @notice EIP-712 type of a spend voucher; the nested Request is what the voucher was sent with.
+    bytes32 public constant SPEND_TYPEHASH = keccak256(
+        "Spend(uint256 streamId,uint256 cumulative,Request request)Request(bytes32 bodyHash,uint256 nonce,uint256 expiry)"
+    );
+
+    /// @notice EIP-712 type of the sender's authorisation of a session key.
+    bytes32 public constant SESSION_KEY_TYPEHASH = keccak256("SessionKey(uint256 streamId,address key,uint256 expiry)");
+
     /// @notice Gas forwarded to a native-coin push; enough for smart-contract wallets, bounded so a
     /// receiver cannot burn the caller's gas. A push that fails is credited to the receiver's balance.
     uint256 public constant PUSH_GAS = 50_000;
@@ -39,8 +48,17 @@ contract StreamPay is IStreamPay, EIP712, ReentrancyGuardTransient {
     /// another party's payment into a balance credit.
     uint256 internal constant MIN_GAS_FOR_PUSH = 60_000;
 
+    /// @dev Longest grace period or challenge window a deployment may choose.
+    uint256 internal constant MAX_DURATION = 30 days;
+
     /// @inheritdoc IStreamPay
     IComputeRegistry public immutable override registry;
+
+    /// @inheritdoc IStreamPay
+    uint256 public immutable override gracePeriod;
+
+    /// @inheritdoc IStreamPay
+    uint256 public immutable override challengeWindow;
 
     /// @inheritdoc IStreamPay
     uint256 public override nextStreamId = 1;
@@ -50,13 +68,30 @@ contract StreamPay is IStreamPay, EIP712, ReentrancyGuardTransient {
     /// @inheritdoc IStreamPay
     mapping(address account => mapping(address asset => uint256 amount)) public override balanceOf;
 
+    /// @dev Written only for streams created with a session key, so other streams pay nothing for it.
+    mapping(uint256 streamId => address key) internal _namedSessionKeys;
+
     /*//////////////////////////////////////////////////////////////
                                 CONSTRUCTOR
     //////////////////////////////////////////////////////////////*/
 
     /// @param minStake Native-coin stake a provider must lock while active (0 allowed, e.g. local chains).
     /// @param stakeCooldown Seconds a provider stays deactivated before it can take its stake back.
-    constructor(uint256 minStake, uint256 stakeCooldown) EIP712("StreamPay", "1") {
+    /// @param gracePeriod_ Seconds after a stream's stop time during which its parties may still close it
+    /// before anyone may settle it by time. Long enough for a consumer to close after its last answer.
+    /// @param challengeWindow_ Seconds a recipient has to answer a sender's cancel with its best voucher.
+    /// Long enough for a provider that was briefly down to come back and answer.
+    constructor(uint256 minStake, uint256 stakeCooldown, uint256 gracePeriod_, uint256 challengeWindow_)
+        EIP712("StreamPay", "1")
+    {
+        if (gracePeriod_ == 0 || gracePeriod_ > MAX_DURATION) {
+            revert Errors.StreamPay_InvalidDuration("gracePeriod", gracePeriod_);
+        }
+        if (challengeWindow_ == 0 || challengeWindow_ > MAX_DURATION) {
+            revert Errors.StreamPay_InvalidDuration("challengeWindow", challengeWindow_);
+        }
+        gracePeriod = gracePeriod_;
+        challengeWindow = challengeWindow_;
         registry = new ComputeRegistry(minStake, stakeCooldown);
     }
 
@@ -79,12 +114,18 @@ contract StreamPay is IStreamPay, EIP712, ReentrancyGuardTransient {
         v.ratePerSecond = s.ratePerSecond;
         v.startTime = s.startTime;
         v.stopTime = s.stopTime;
+        v.endTime = s.endTime;
         v.deposited = _deposited(s);
         v.streamed = _streamed(s);
         v.withdrawn = s.withdrawn;
+        v.refunded = _refunded(s, v.deposited, v.streamed);
         v.status = s.status;
-        if (s.status == StreamStatus.Open) v.depleted = block.timestamp >= s.stopTime;
-        else v.refunded = v.deposited - v.withdrawn;
+        v.depleted = s.status == StreamStatus.Open && block.timestamp >= s.stopTime;
+        v.abandonedAt = uint256(s.stopTime) + gracePeriod;
+        if (s.status == StreamStatus.Cancelling || s.status == StreamStatus.Cancelled) {
+            v.challengeEndsAt = uint256(s.endTime) + challengeWindow;
+        }
+        v.sessionKey = _namedSessionKeys[streamId];
     }
 
     /// @inheritdoc IStreamPay
@@ -93,9 +134,12 @@ contract StreamPay is IStreamPay, EIP712, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IStreamPay
-    function withdrawableAmountOf(uint256 streamId) external view override returns (uint256) {
+    function withdrawableAmountOf(uint256 streamId, uint256 cumulative) external view override returns (uint256) {
         Stream memory s = _existing(streamId);
-        return _streamed(s) - s.withdrawn;
+        if (s.status != StreamStatus.Open && s.status != StreamStatus.Cancelling) return 0;
+        uint256 streamed = _streamed(s);
+        uint256 total = cumulative < streamed ? cumulative : streamed;
+        return total > s.withdrawn ? total - s.withdrawn : 0;
     }
 
     /// @inheritdoc IStreamPay
@@ -106,8 +150,23 @@ contract StreamPay is IStreamPay, EIP712, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IStreamPay
+    function namedSessionKeyOf(uint256 streamId) external view override returns (address) {
+        return _namedSessionKeys[streamId];
+    }
+
+    /// @inheritdoc IStreamPay
     function hashReceipt(uint256 streamId, uint256 amount, bool isFinal) public view override returns (bytes32) {
         return _hashTypedDataV4(keccak256(abi.encode(RECEIPT_TYPEHASH, streamId, amount, isFinal)));
+    }
+
+    /// @inheritdoc IStreamPay
+    function hashSpend(uint256 streamId, uint256 cumulative, bytes32 request) public view override returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(SPEND_TYPEHASH, streamId, cumulative, request)));
+    }
+
+    /// @inheritdoc IStreamPay
+    function hashSessionKey(uint256 streamId, address key, uint256 expiry) public view override returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(SESSION_KEY_TYPEHASH, streamId, key, expiry)));
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -115,7 +174,7 @@ contract StreamPay is IStreamPay, EIP712, ReentrancyGuardTransient {
     //////////////////////////////////////////////////////////////*/
 
     /// @inheritdoc IStreamPay
-    function createStream(uint256 providerId, uint256 maxRatePerSecond, uint256 depositAmount)
+    function createStream(uint256 providerId, uint256 maxRatePerSecond, uint256 depositAmount, address sessionKey)
         external
         payable
         override
@@ -127,11 +186,12 @@ contract StreamPay is IStreamPay, EIP712, ReentrancyGuardTransient {
         if (!active) revert Errors.StreamPay_ProviderInactive(providerId);
         if (rate > maxRatePerSecond) revert Errors.StreamPay_RateAboveMax(providerId, rate, maxRatePerSecond);
         if (recipient == msg.sender) revert Errors.StreamPay_SelfStream(providerId, msg.sender);
+        if (sessionKey == recipient) revert Errors.StreamPay_InvalidSessionKey(providerId, sessionKey);
         _checkPayment(asset, depositAmount);
         (uint256 durationSeconds, uint256 usedAmount) = StreamMath.buySeconds(depositAmount, rate);
         if (durationSeconds == 0) revert Errors.StreamPay_DepositTooSmall(depositAmount, rate);
         uint256 stopTime = block.timestamp + durationSeconds;
-        if (stopTime > type(uint40).max || usedAmount > type(uint120).max) {
+        if (stopTime > type(uint32).max || usedAmount > type(uint112).max) {
             revert Errors.StreamPay_DepositTooLarge(depositAmount, rate);
         }
 
@@ -141,21 +201,20 @@ contract StreamPay is IStreamPay, EIP712, ReentrancyGuardTransient {
         }
         _streams[streamId] = Stream({
             sender: msg.sender,
-            startTime: uint40(block.timestamp),
-            stopTime: uint40(stopTime),
-            isNative: asset == address(0),
+            providerId: uint32(providerId), // ids are sequential from 1; 2^32 registrations is out of reach
+            startTime: uint32(block.timestamp),
+            stopTime: uint32(stopTime),
             withdrawn: 0,
             ratePerSecond: uint96(rate), // the registry keeps prices below 2^96
-            providerId: uint32(providerId), // ids are sequential from 1; 2^32 registrations is out of reach
-            status: StreamStatus.Open
+            endTime: 0,
+            status: StreamStatus.Open,
+            isNative: asset == address(0)
         });
+        if (sessionKey != address(0)) _namedSessionKeys[streamId] = sessionKey;
 
         // Interactions
-        uint256 dust = depositAmount - usedAmount;
-        _collect(asset, usedAmount, dust);
-        emit StreamCreated(
-            streamId, msg.sender, recipient, providerId, asset, rate, block.timestamp, stopTime, usedAmount, dust
-        );
+        _collect(asset, usedAmount, depositAmount - usedAmount);
+        _emitCreated(streamId, recipient, asset, usedAmount, depositAmount - usedAmount, sessionKey);
     }
 
     /// @inheritdoc IStreamPay
@@ -170,12 +229,12 @@ contract StreamPay is IStreamPay, EIP712, ReentrancyGuardTransient {
         (uint256 durationSeconds, uint256 usedAmount) = StreamMath.buySeconds(amount, rate);
         if (durationSeconds == 0) revert Errors.StreamPay_DepositTooSmall(amount, rate);
         uint256 newStopTime = uint256(s.stopTime) + durationSeconds;
-        if (newStopTime > type(uint40).max || rate * (newStopTime - s.startTime) > type(uint120).max) {
+        if (newStopTime > type(uint32).max || rate * (newStopTime - s.startTime) > type(uint112).max) {
             revert Errors.StreamPay_DepositTooLarge(amount, rate);
         }
 
         // Effects
-        _streams[streamId].stopTime = uint40(newStopTime);
+        _streams[streamId].stopTime = uint32(newStopTime);
 
         // Interactions
         uint256 dust = amount - usedAmount;
@@ -184,33 +243,56 @@ contract StreamPay is IStreamPay, EIP712, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IStreamPay
-    function withdrawFromStream(uint256 streamId) external override nonReentrant returns (uint256 amount) {
+    function withdrawFromStream(uint256 streamId, Voucher calldata voucher)
+        external
+        override
+        nonReentrant
+        returns (uint256 amount)
+    {
         // Checks
-        Stream memory s = _open(streamId);
-        uint256 streamed = _streamedOpen(s);
-        amount = streamed - s.withdrawn;
-        if (amount == 0) revert Errors.StreamPay_NothingToWithdraw(streamId);
+        Stream memory s = _payable(streamId);
+        uint256 streamed = _streamed(s);
+        uint256 total = voucher.cumulative < streamed ? voucher.cumulative : streamed;
+        if (total <= s.withdrawn) {
+            revert Errors.StreamPay_NothingToWithdraw(streamId, voucher.cumulative, streamed, s.withdrawn);
+        }
+        _checkVoucher(streamId, s.sender, voucher);
         (address recipient, address asset) = _payoutOf(s);
+        amount = total - s.withdrawn;
 
         // Effects
-        bool settles = block.timestamp >= s.stopTime;
-        _record(streamId, streamed, settles ? StreamStatus.Settled : StreamStatus.Open);
+        _streams[streamId].withdrawn = uint112(total); // <= streamed <= deposited < 2^112
 
         // Interactions
-        if (settles) registry.recordCompletion(s.providerId, streamed);
         _push(recipient, asset, amount);
-        emit StreamWithdrawn(streamId, recipient, msg.sender, amount);
-        if (settles) emit StreamClosed(streamId, msg.sender, StreamStatus.Settled, 0, 0);
+        emit StreamWithdrawn(streamId, recipient, msg.sender, amount, voucher.cumulative);
     }
 
     /// @inheritdoc IStreamPay
     function cancelStream(uint256 streamId) external override nonReentrant {
+        // Checks
         Stream memory s = _open(streamId);
-        (address recipient, address asset) = _payoutOf(s);
-        if (msg.sender != s.sender && msg.sender != recipient) {
-            revert Errors.StreamPay_NotSenderOrRecipient(streamId, msg.sender);
+        if (msg.sender != s.sender) revert Errors.StreamPay_NotSender(streamId, msg.sender, s.sender);
+        uint256 abandonedAt = uint256(s.stopTime) + gracePeriod;
+        if (block.timestamp >= abandonedAt) revert Errors.StreamPay_StreamAbandoned(streamId, abandonedAt);
+        uint256 streamed = _streamed(s);
+        uint256 senderAmount = _deposited(s) - streamed;
+        address asset = s.isNative ? address(0) : _assetOf(s.providerId);
+
+        // Effects: streaming stops now. With everything streamed already paid there is nothing the
+        // recipient could answer, so the cancel is final at once.
+        uint256 endTime = block.timestamp < s.stopTime ? block.timestamp : s.stopTime;
+        bool final_ = streamed == s.withdrawn;
+        _record(streamId, s.withdrawn, endTime, final_ ? StreamStatus.Cancelled : StreamStatus.Cancelling);
+
+        // Interactions
+        if (final_ && s.withdrawn > 0) registry.recordCompletion(s.providerId, s.withdrawn);
+        if (senderAmount > 0) _push(s.sender, asset, senderAmount);
+        if (final_) {
+            emit StreamClosed(streamId, msg.sender, StreamStatus.Cancelled, 0, senderAmount);
+        } else {
+            emit StreamCancelling(streamId, msg.sender, senderAmount, endTime + challengeWindow);
         }
-        _close(streamId, s, _streamedOpen(s), StreamStatus.Cancelled, recipient, asset);
     }
 
     /// @inheritdoc IStreamPay
@@ -227,7 +309,7 @@ contract StreamPay is IStreamPay, EIP712, ReentrancyGuardTransient {
         if (!SignatureChecker.isValidSignatureNowCalldata(recipient, digest, signature)) {
             revert Errors.StreamPay_InvalidReceiptSignature(streamId, recipient);
         }
-        uint256 streamed = _streamedOpen(s);
+        uint256 streamed = _streamed(s);
         uint256 recipientTotal = amount < streamed ? amount : streamed;
         if (recipientTotal < s.withdrawn) recipientTotal = s.withdrawn; // what was paid stays paid
 
@@ -235,16 +317,18 @@ contract StreamPay is IStreamPay, EIP712, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IStreamPay
-    function closeByRecipient(uint256 streamId, uint256 amount) external override nonReentrant {
+    function closeByRecipient(uint256 streamId, Voucher calldata voucher) external override nonReentrant {
         // Checks
-        Stream memory s = _open(streamId);
+        Stream memory s = _payable(streamId);
         (address recipient, address asset) = _payoutOf(s);
         if (msg.sender != recipient) revert Errors.StreamPay_NotRecipient(streamId, msg.sender, recipient);
-        uint256 streamed = _streamedOpen(s);
-        if (amount > streamed) revert Errors.StreamPay_AmountExceedsStreamed(streamId, amount, streamed);
-        uint256 recipientTotal = amount < s.withdrawn ? s.withdrawn : amount;
+        uint256 streamed = _streamed(s);
+        uint256 recipientTotal = voucher.cumulative < streamed ? voucher.cumulative : streamed;
+        if (recipientTotal > s.withdrawn) _checkVoucher(streamId, s.sender, voucher);
+        else recipientTotal = s.withdrawn; // what was paid stays paid; nothing to verify
 
-        _close(streamId, s, recipientTotal, StreamStatus.Closed, recipient, asset);
+        bool answersCancel = s.status == StreamStatus.Cancelling;
+        _close(streamId, s, recipientTotal, answersCancel ? StreamStatus.Cancelled : StreamStatus.Closed, recipient, asset);
     }
 
     /// @inheritdoc IStreamPay
@@ -255,28 +339,43 @@ contract StreamPay is IStreamPay, EIP712, ReentrancyGuardTransient {
         returns (uint256 settledCount)
     {
         Batch memory b = _newBatch(streamIds.length);
+        uint256 grace = gracePeriod;
+        uint256 window = challengeWindow;
         for (uint256 i; i < streamIds.length; ++i) {
             uint256 streamId = streamIds[i];
             Stream memory s = _streams[streamId];
-            if (s.status != StreamStatus.Open) continue; // unknown or already closed: skip
-            uint256 streamed = _streamedOpen(s);
-            uint256 amount = streamed - s.withdrawn;
-            bool depleted = block.timestamp >= s.stopTime;
-            if (amount == 0 && !depleted) continue;
+            if (s.status == StreamStatus.Open) {
+                if (block.timestamp < uint256(s.stopTime) + grace) continue; // still the parties' to close
+                // Abandoned: settled by time. Everything has streamed, so the recipient side gets it all.
+                uint256 deposited = _deposited(s);
+                uint256 amount = deposited - s.withdrawn;
+                uint256 payee = _payeeIndex(b, s.providerId);
+                uint256 reward = StreamMath.keeperReward(amount);
 
-            uint256 payee = _payeeIndex(b, s.providerId);
-            uint256 reward = StreamMath.keeperReward(amount);
+                // Effects
+                _record(streamId, deposited, s.stopTime, StreamStatus.Settled);
+                b.settled[payee] += amount;
+                b.rewards[payee] += reward;
+                ++b.streams[payee];
+                ++settledCount;
 
-            // Effects
-            _record(streamId, streamed, depleted ? StreamStatus.Settled : StreamStatus.Open);
-            b.settled[payee] += amount;
-            b.rewards[payee] += reward;
-            ++b.streams[payee];
-            ++settledCount;
-            if (amount > 0) emit StreamSettled(streamId, amount, reward);
-            if (depleted) {
-                registry.recordCompletion(s.providerId, streamed);
+                // Interactions (the registry only; payouts happen once per batch)
+                registry.recordCompletion(s.providerId, deposited);
+                if (amount > 0) emit StreamSettled(streamId, amount, reward);
                 emit StreamClosed(streamId, msg.sender, StreamStatus.Settled, 0, 0);
+            } else if (s.status == StreamStatus.Cancelling) {
+                if (block.timestamp < uint256(s.endTime) + window) continue; // the recipient may still answer
+                // Unanswered cancel: the recipient keeps what it was paid, the sender gets the rest.
+                uint256 senderAmount = _streamed(s) - s.withdrawn;
+
+                // Effects
+                _record(streamId, s.withdrawn, s.endTime, StreamStatus.Cancelled);
+                ++settledCount;
+
+                // Interactions
+                if (s.withdrawn > 0) registry.recordCompletion(s.providerId, s.withdrawn);
+                if (senderAmount > 0) _push(s.sender, s.isNative ? address(0) : _assetOf(s.providerId), senderAmount);
+                emit StreamClosed(streamId, msg.sender, StreamStatus.Cancelled, 0, senderAmount);
             }
         }
         _payBatch(b);
@@ -376,8 +475,8 @@ contract StreamPay is IStreamPay, EIP712, ReentrancyGuardTransient {
         }
     }
 
-    /// @dev Closes an open stream paying the recipient `recipientTotal` in all (credited to its balance)
-    /// and pushing the rest of the deposit back to the sender.
+        /// @dev Closes an open or cancelling stream, paying the recipient `recipientTotal` in all (credited to its
+    /// balance) and pushing what is left in escrow back to the sender.
     function _close(
         uint256 streamId,
         Stream memory s,
@@ -387,13 +486,19 @@ contract StreamPay is IStreamPay, EIP712, ReentrancyGuardTransient {
         address asset
     ) private {
         uint256 deposited = _deposited(s);
+        uint256 streamed = _streamed(s);
+        bool wasCancelling = s.status == StreamStatus.Cancelling;
+        // A cancel already returned everything that had not streamed.
+        uint256 refundedBefore = wasCancelling ? deposited - streamed : 0;
         uint256 recipientAmount = recipientTotal - s.withdrawn;
-        uint256 senderAmount = deposited - recipientTotal;
+        uint256 senderAmount = deposited - refundedBefore - recipientTotal;
         // The protocol invariant: every unit of the deposit goes to exactly one side, exactly once.
-        assert(s.withdrawn + recipientAmount + senderAmount == deposited);
+        assert(s.withdrawn + recipientAmount + refundedBefore + senderAmount == deposited);
+        assert(recipientTotal <= streamed);
 
         // Effects
-        _record(streamId, recipientTotal, status);
+        uint256 endTime = wasCancelling ? s.endTime : (block.timestamp < s.stopTime ? block.timestamp : s.stopTime);
+        _record(streamId, recipientTotal, endTime, status);
         if (recipientAmount > 0) balanceOf[recipient][asset] += recipientAmount;
 
         // Interactions
@@ -402,11 +507,70 @@ contract StreamPay is IStreamPay, EIP712, ReentrancyGuardTransient {
         emit StreamClosed(streamId, msg.sender, status, recipientAmount, senderAmount);
     }
 
-    /// @dev Writes a stream's recipient-side total and status: one storage slot.
-    function _record(uint256 streamId, uint256 withdrawn, StreamStatus status) private {
+    /// @dev Writes a stream's recipient-side total, end time and status: one storage slot.
+    function _record(uint256 streamId, uint256 withdrawn, uint256 endTime, StreamStatus status) private {
         Stream storage s = _streams[streamId];
-        s.withdrawn = uint120(withdrawn); // <= deposited < 2^120
+        s.withdrawn = uint112(withdrawn); // <= deposited < 2^112
+        s.endTime = uint32(endTime); // <= stopTime < 2^32
         s.status = status;
+    }
+
+    /// @dev Reverts unless `v` is a spend voucher for `streamId` signed by `sender`, or by a session key that
+    /// `sender` named at creation or authorised by an unexpired signature. Session keys are plain ECDSA keys.
+    function _checkVoucher(uint256 streamId, address sender, Voucher calldata v) private view {
+        bytes32 digest = _hashTypedDataV4(keccak256(abi.encode(SPEND_TYPEHASH, streamId, v.cumulative, v.request)));
+        address key = v.sessionKey;
+        if (key == address(0)) {
+            if (!SignatureChecker.isValidSignatureNowCalldata(sender, digest, v.signature)) {
+                revert Errors.StreamPay_InvalidVoucherSignature(streamId, sender);
+            }
+            return;
+        }
+        (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecoverCalldata(digest, v.signature);
+        if (err != ECDSA.RecoverError.NoError || signer != key) {
+            revert Errors.StreamPay_InvalidVoucherSignature(streamId, key);
+        }
+        if (v.sessionSignature.length == 0) {
+            // Only the key named in createStream needs no authorisation signature.
+            if (_namedSessionKeys[streamId] != key) {
+                revert Errors.StreamPay_InvalidSessionKeySignature(streamId, key, sender);
+            }
+            return;
+        }
+        if (block.timestamp > v.sessionExpiry) {
+            revert Errors.StreamPay_SessionKeyExpired(streamId, key, v.sessionExpiry);
+        }
+        bytes32 authDigest =
+            _hashTypedDataV4(keccak256(abi.encode(SESSION_KEY_TYPEHASH, streamId, key, v.sessionExpiry)));
+        if (!SignatureChecker.isValidSignatureNowCalldata(sender, authDigest, v.sessionSignature)) {
+            revert Errors.StreamPay_InvalidSessionKeySignature(streamId, key, sender);
+        }
+    }
+
+    /// @dev Emits {StreamCreated} from the stored stream; apart from createStream so that its locals fit the
+    /// stack of the legacy (non-IR) pipeline as well.
+    function _emitCreated(
+        uint256 streamId,
+        address recipient,
+        address asset,
+        uint256 usedAmount,
+        uint256 dust,
+        address sessionKey
+    ) private {
+        Stream storage s = _streams[streamId];
+        emit StreamCreated(
+            streamId,
+            msg.sender,
+            recipient,
+            s.providerId,
+            asset,
+            s.ratePerSecond,
+            s.startTime,
+            s.stopTime,
+            usedAmount,
+            dust,
+            sessionKey
+        );
     }
 
     /// @dev Requires msg.value to match the payment: the amount for native coin, 0 for an ERC-20.
@@ -459,7 +623,15 @@ contract StreamPay is IStreamPay, EIP712, ReentrancyGuardTransient {
 
     function _open(uint256 streamId) private view returns (Stream memory s) {
         s = _existing(streamId);
-        if (s.status != StreamStatus.Open) revert Errors.StreamPay_StreamClosed(streamId, s.status);
+        if (s.status != StreamStatus.Open) revert Errors.StreamPay_StreamNotOpen(streamId, s.status);
+    }
+
+    /// @dev An open or cancelling stream: one whose escrow can still pay the recipient.
+    function _payable(uint256 streamId) private view returns (Stream memory s) {
+        s = _existing(streamId);
+        if (s.status != StreamStatus.Open && s.status != StreamStatus.Cancelling) {
+            revert Errors.StreamPay_StreamClosed(streamId, s.status);
+        }
     }
 
     /// @dev The stream's recipient and asset. Native-coin streams skip the registry's asset read.
@@ -476,13 +648,18 @@ contract StreamPay is IStreamPay, EIP712, ReentrancyGuardTransient {
         return uint256(s.ratePerSecond) * (uint256(s.stopTime) - s.startTime);
     }
 
-    /// @dev Streamed as of now: by time while open, frozen at what the recipient got once closed.
+    /// @dev What time allows as of now: streaming stops at the stop time, or earlier at a cancel or close.
     function _streamed(Stream memory s) private view returns (uint256) {
-        if (s.status != StreamStatus.Open) return s.withdrawn;
-        return _streamedOpen(s);
+        uint256 end = s.stopTime;
+        if (s.endTime != 0 && s.endTime < end) end = s.endTime;
+        return StreamMath.streamedAt(s.ratePerSecond, s.startTime, end, block.timestamp);
     }
 
-    function _streamedOpen(Stream memory s) private view returns (uint256) {
-        return StreamMath.streamedAt(s.ratePerSecond, s.startTime, s.stopTime, block.timestamp);
+    /// @dev What went back to the sender so far: the unstreamed part at a cancel, all but the recipient's
+    /// side once closed.
+    function _refunded(Stream memory s, uint256 deposited, uint256 streamed) private pure returns (uint256) {
+        if (s.status == StreamStatus.Open) return 0;
+        if (s.status == StreamStatus.Cancelling) return deposited - streamed;
+        return deposited - s.withdrawn;
     }
 }

@@ -19,7 +19,8 @@ export type Deployment = {
     /** Mintable 6-decimal stablecoin, local and test chains only. */
     TestUSD?: ContractDeployment;
   };
-  parameters: { minStake: string; stakeCooldown: string };
+  /** Constructor parameters: wei and seconds, as decimal strings. */
+  parameters: { minStake: string; stakeCooldown: string; gracePeriod: string; challengeWindow: string };
 };
 
 export type ContractName = keyof Deployment["contracts"];
@@ -56,6 +57,11 @@ export function parseDeployment(value: unknown, source = "deployment"): Deployme
   return {
     chainId: v.chainId as number,
     contracts: parsed as Deployment["contracts"],
-    parameters: { minStake: String(parameters.minStake ?? "0"), stakeCooldown: String(parameters.stakeCooldown ?? "0") },
+    parameters: {
+      minStake: String(parameters.minStake ?? "0"),
+      stakeCooldown: String(parameters.stakeCooldown ?? "0"),
+      gracePeriod: String(parameters.gracePeriod ?? "0"),
+      challengeWindow: String(parameters.challengeWindow ?? "0"),
+    },
   };
 }

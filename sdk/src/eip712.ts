@@ -11,8 +11,10 @@ import {
   type Address,
   type Hex,
   type TypedDataDomain,
+  hashStruct,
   hashTypedData,
   keccak256,
+  zeroHash,
   recoverTypedDataAddress,
   toBytes,
 } from "viem";
@@ -21,6 +23,11 @@ export const EIP712_NAME = "StreamPay";
 export const EIP712_VERSION = "1";
 
 export const paymentTypes = {
+  Spend: [
+    { name: "streamId", type: "uint256" },
+    { name: "cumulative", type: "uint256" },
+    { name: "request", type: "Request" },
+  ],
   Request: [
     { name: "streamId", type: "uint256" },
     { name: "bodyHash", type: "bytes32" },
@@ -39,9 +46,14 @@ export const paymentTypes = {
   ],
 } as const;
 
-export type RequestMessage = { streamId: bigint; bodyHash: Hex; nonce: bigint; expiry: bigint };
+/** What a voucher was sent with: the HTTP request's body hash, nonce and expiry (unix seconds). */
+export type RequestMessage = { bodyHash: Hex; nonce: bigint; expiry: bigint };
+export type SpendMessage = { streamId: bigint; cumulative: bigint; request: RequestMessage };
 export type SessionKeyMessage = { streamId: bigint; key: Address; expiry: bigint };
 export type ReceiptMessage = { streamId: bigint; amount: bigint; final: boolean };
+
+/** The Request of a voucher sent on its own, not with an HTTP request. */
+export const NO_REQUEST: RequestMessage = { bodyHash: zeroHash, nonce: 0n, expiry: 0n };
 
 export type PaymentDomainParameters = { chainId: number; streamPay: Address };
 
@@ -56,8 +68,8 @@ export function hashBody(body: string | Uint8Array): Hex {
 
 type Signer = Pick<Account, "address"> & { signTypedData: NonNullable<Account["signTypedData"]> };
 
-export function signRequest(signer: Signer, domain: PaymentDomainParameters, message: RequestMessage): Promise<Hex> {
-  return signer.signTypedData({ domain: paymentDomain(domain), types: paymentTypes, primaryType: "Request", message });
+export function signSpend(signer: Signer, domain: PaymentDomainParameters, message: SpendMessage): Promise<Hex> {
+  return signer.signTypedData({ domain: paymentDomain(domain), types: paymentTypes, primaryType: "Spend", message });
 }
 
 export function signSessionKey(signer: Signer, domain: PaymentDomainParameters, message: SessionKeyMessage): Promise<Hex> {
@@ -73,9 +85,24 @@ export function receiptDigest(domain: PaymentDomainParameters, message: ReceiptM
   return hashTypedData({ domain: paymentDomain(domain), types: paymentTypes, primaryType: "Receipt", message });
 }
 
-/** Recovers the EOA that signed a request. (Contract wallets sign requests through session keys.) */
-export function recoverRequestSigner(domain: PaymentDomainParameters, message: RequestMessage, signature: Hex): Promise<Address> {
-  return recoverTypedDataAddress({ domain: paymentDomain(domain), types: paymentTypes, primaryType: "Request", message, signature });
+/** The EIP-712 hashStruct of a Request: what StreamPay takes as `Voucher.request`. */
+export function hashRequest(request: RequestMessage): Hex {
+  return hashStruct({ data: request, primaryType: "Request", types: paymentTypes });
+}
+
+/** The EIP-712 digest StreamPay verifies for a voucher (equals `StreamPay.hashSpend`). */
+export function spendDigest(domain: PaymentDomainParameters, message: SpendMessage): Hex {
+  return hashTypedData({ domain: paymentDomain(domain), types: paymentTypes, primaryType: "Spend", message });
+}
+
+/** The EIP-712 digest StreamPay verifies for a session-key authorisation (equals `StreamPay.hashSessionKey`). */
+export function sessionKeyDigest(domain: PaymentDomainParameters, message: SessionKeyMessage): Hex {
+  return hashTypedData({ domain: paymentDomain(domain), types: paymentTypes, primaryType: "SessionKey", message });
+}
+
+/** Recovers the EOA that signed a voucher. (Contract wallets sign requests through session keys.) */
+export function recoverSpendSigner(domain: PaymentDomainParameters, message: SpendMessage, signature: Hex): Promise<Address> {
+  return recoverTypedDataAddress({ domain: paymentDomain(domain), types: paymentTypes, primaryType: "Spend", message, signature });
 }
 
 export function recoverSessionKeySigner(domain: PaymentDomainParameters, message: SessionKeyMessage, signature: Hex): Promise<Address> {

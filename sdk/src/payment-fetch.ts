@@ -3,8 +3,14 @@
  * any HTTP client that accepts a custom fetch — the official `openai` package, for one — pays per
  * request without knowing about streams:
  *
- *   const client = new OpenAI({ baseURL: `${provider}/v1`, apiKey: "unused", fetch: paymentFetch({ signer, domain, streamId }) });
+ *   const client = new OpenAI({
+ *     baseURL: `${provider}/v1`, apiKey: "unused",
+ *     fetch: paymentFetch({ signer, domain, streamId, cumulative: () => accepted }),
+ *   });
  *
+ * Every request carries a spend voucher for `cumulative`: what the caller has accepted to pay so far (the
+ * amount of the last receipt it checked). Keeping it current is the caller's job; a provider refuses
+ * requests whose voucher lags what it billed by more than the credit it extends.
  * The signature covers the exact body bytes, so the body must be a string or bytes (what such clients
  * send); a GET is signed over the empty body.
  */
@@ -17,6 +23,8 @@ export type PaymentFetchParameters = {
   domain: PaymentDomainParameters;
   streamId: bigint;
   session?: SessionAuthorization;
+  /** The voucher each request carries, or a function read before each request. */
+  cumulative: bigint | (() => bigint);
   /** The fetch to wrap (default: the global one). */
   fetch?: typeof fetch;
 };
@@ -32,7 +40,14 @@ export function paymentFetch(p: PaymentFetchParameters): typeof fetch {
     else if (raw instanceof ArrayBuffer) body = new Uint8Array(raw);
     else throw new TypeError("paymentFetch signs string or byte bodies only (streams and forms cannot be hashed before sending)");
     const headers = new Headers(init?.headers);
-    for (const [name, value] of Object.entries(await createPaymentHeaders({ signer: p.signer, domain: p.domain, streamId: p.streamId, body, session: p.session }))) {
+    for (const [name, value] of Object.entries(await createPaymentHeaders({
+      signer: p.signer,
+      domain: p.domain,
+      streamId: p.streamId,
+      cumulative: typeof p.cumulative === "function" ? p.cumulative() : p.cumulative,
+      body,
+      session: p.session,
+    }))) {
       headers.set(name, value);
     }
     return inner(input, { ...init, headers });

@@ -53,19 +53,26 @@ library Errors {
                                  STREAM PAY
     //////////////////////////////////////////////////////////////*/
 
+    /// @notice Grace period and challenge window must each be between 1 second and 30 days.
+    error StreamPay_InvalidDuration(string what, uint256 durationSeconds);
     /// @notice No stream with this id.
     error StreamPay_UnknownStream(uint256 streamId);
-    /// @notice The stream is no longer open.
+    /// @notice The stream is not open (it is cancelling, or closed): this action needs an open stream.
+    error StreamPay_StreamNotOpen(uint256 streamId, StreamStatus status);
+    /// @notice The stream is closed: only open or cancelling streams can be paid from or closed.
     error StreamPay_StreamClosed(uint256 streamId, StreamStatus status);
-    /// @notice The stream has run to its stop time; it can only be settled now.
+    /// @notice The stream has run to its stop time; it can only be closed or settled now.
     error StreamPay_StreamDepleted(uint256 streamId, uint256 stopTime);
+    /// @notice Nobody closed the stream before stopTime + grace period: it is abandoned and can only be
+    /// settled by time (`batchUpdateStreams`).
+    error StreamPay_StreamAbandoned(uint256 streamId, uint256 abandonedAt);
     /// @notice The provider is inactive and takes no new streams.
     error StreamPay_ProviderInactive(uint256 providerId);
     /// @notice The provider's current price is above the most the caller agreed to pay.
     error StreamPay_RateAboveMax(uint256 providerId, uint256 ratePerSecond, uint256 maxRatePerSecond);
     /// @notice The deposit must cover at least one second at the stream's rate.
     error StreamPay_DepositTooSmall(uint256 depositAmount, uint256 ratePerSecond);
-    /// @notice The deposit would run past the supported time range or amount range.
+    /// @notice The deposit would run past the supported time range (2106) or amount range (2^112).
     error StreamPay_DepositTooLarge(uint256 depositAmount, uint256 ratePerSecond);
     /// @notice For native-coin streams msg.value must equal the amount.
     error StreamPay_NativeValueMismatch(uint256 msgValue, uint256 amount);
@@ -77,16 +84,20 @@ library Errors {
     error StreamPay_NotSender(uint256 streamId, address caller, address sender);
     /// @notice Only the stream's recipient may do this.
     error StreamPay_NotRecipient(uint256 streamId, address caller, address recipient);
-    /// @notice Only the stream's sender or recipient may do this.
-    error StreamPay_NotSenderOrRecipient(uint256 streamId, address caller);
     /// @notice A provider cannot open a stream to itself.
     error StreamPay_SelfStream(uint256 providerId, address wallet);
-    /// @notice Nothing has streamed since the last withdrawal.
-    error StreamPay_NothingToWithdraw(uint256 streamId);
+    /// @notice The session key named at creation cannot be the recipient, who would then sign its own vouchers.
+    error StreamPay_InvalidSessionKey(uint256 providerId, address sessionKey);
+    /// @notice The voucher pays nothing more: min(cumulative, streamed) is not above what was already paid.
+    error StreamPay_NothingToWithdraw(uint256 streamId, uint256 cumulative, uint256 streamed, uint256 withdrawn);
     /// @notice The final receipt's signature is not the recipient's.
     error StreamPay_InvalidReceiptSignature(uint256 streamId, address recipient);
-    /// @notice The recipient asked for more than has streamed.
-    error StreamPay_AmountExceedsStreamed(uint256 streamId, uint256 amount, uint256 streamed);
+    /// @notice The voucher's signature is not by `signer` (the sender, or the session key it names).
+    error StreamPay_InvalidVoucherSignature(uint256 streamId, address signer);
+    /// @notice The session key was not authorised by the sender for this stream (bad or missing signature).
+    error StreamPay_InvalidSessionKeySignature(uint256 streamId, address sessionKey, address sender);
+    /// @notice The session key's authorisation expired; vouchers it signs are void from `expiry` on.
+    error StreamPay_SessionKeyExpired(uint256 streamId, address sessionKey, uint256 expiry);
     /// @notice The account has no balance in this asset.
     error StreamPay_NoBalance(address account, address asset);
     /// @notice Paying out to `to` failed; withdraw to another address.

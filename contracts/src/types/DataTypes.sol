@@ -2,14 +2,16 @@
 pragma solidity ^0.8.28;
 
 /// @notice Lifecycle of a stream as stored on-chain.
-/// @dev An `Open` stream whose stop time has passed is *depleted*: it streams nothing more and
-/// waits for anyone to settle it (`withdrawFromStream` or `batchUpdateStreams`), which marks it `Settled`.
+/// @dev An `Open` stream whose stop time has passed is *depleted*: it streams nothing more. Either party
+/// may still close it until stopTime + grace period; after that it is *abandoned* and anyone may settle
+/// it by time (`batchUpdateStreams`), which marks it `Settled`. Values are stable: new ones are appended.
 enum StreamStatus {
     None, // no stream with this id
-    Open, // streaming (or depleted and not yet settled)
-    Settled, // ran to its stop time and everything was paid to the recipient
-    Cancelled, // closed early by sender or recipient; split by time
-    Closed // closed early at an agreed amount: the provider's final receipt, or the recipient's own settle
+    Open, // streaming (or depleted, or abandoned and not yet settled)
+    Settled, // abandoned: nobody closed it before stopTime + grace, so it was settled by time
+    Cancelled, // the sender cancelled unilaterally; the recipient kept its best voucher (answered or not)
+    Closed, // closed at an agreed amount: the sender with a final receipt, or the recipient with a voucher
+    Cancelling // the sender cancelled; the recipient may answer with a voucher until the challenge window ends
 }
 
 /// @notice A provider as stored by ComputeRegistry.
@@ -39,19 +41,22 @@ struct Provider {
 /// @notice A payment stream as stored by StreamPay.
 /// @dev Two slots, both written at creation. Recipient and asset are the provider's wallet and asset,
 /// which the registry never changes, so the provider id locks them; the rate is copied and locked here.
-/// Everything that changes after creation except the stop time (withdrawn, status) sits in slot 1, so a
-/// withdrawal, a settlement or a close writes one slot.
-/// deposited = ratePerSecond * (stopTime - startTime) always holds (dust is returned at once),
-/// and once the stream is closed, refunded = deposited - withdrawn.
+/// Everything that changes after creation except the stop time (withdrawn, end time, status) sits in
+/// slot 1, so a withdrawal, a cancel, a settlement or a close writes one slot.
+/// deposited = ratePerSecond * (stopTime - startTime) always holds (dust is returned at once).
+/// streamed = ratePerSecond * (min(now, stopTime, endTime) - startTime): what time allows, a cap only;
+/// what the recipient is paid (`withdrawn`) is decided by the payer's signatures and never exceeds it.
+/// Times are unix seconds in 32 bits (until 2106), which is what lets both slots stay full.
 struct Stream {
     // slot 0
-    address sender; // who deposited and gets the unstreamed rest back
-    uint40 startTime; // unix seconds
-    uint40 stopTime; // unix seconds; startTime + deposited / ratePerSecond
-    bool isNative; // asset is the native coin (saves a registry read on every payout)
-    // slot 1
-    uint120 withdrawn; // everything that left the stream on the recipient's side (incl. keeper rewards)
-    uint96 ratePerSecond; // asset units per second, locked at creation
+    address sender; // who deposited and gets the rest back
     uint32 providerId; // ComputeRegistry id; fixes recipient and asset
+    uint32 startTime; // unix seconds
+    uint32 stopTime; // unix seconds; startTime + deposited / ratePerSecond
+    // slot 1
+    uint112 withdrawn; // everything paid on the recipient's side (incl. keeper rewards)
+    uint96 ratePerSecond; // asset units per second, locked at creation
+    uint32 endTime; // unix seconds at which it stopped streaming (cancel or close), 0 while open
     StreamStatus status;
+    bool isNative; // asset is the native coin (saves a registry read on every payout)
 }

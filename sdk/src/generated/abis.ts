@@ -13,6 +13,16 @@ export const streamPayAbi = [
         "internalType": "uint256",
         "name": "stakeCooldown",
         "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "gracePeriod_",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "challengeWindow_",
+        "type": "uint256"
       }
     ],
     "stateMutability": "nonpayable",
@@ -37,27 +47,6 @@ export const streamPayAbi = [
       }
     ],
     "name": "SafeERC20FailedOperation",
-    "type": "error"
-  },
-  {
-    "inputs": [
-      {
-        "internalType": "uint256",
-        "name": "streamId",
-        "type": "uint256"
-      },
-      {
-        "internalType": "uint256",
-        "name": "amount",
-        "type": "uint256"
-      },
-      {
-        "internalType": "uint256",
-        "name": "streamed",
-        "type": "uint256"
-      }
-    ],
-    "name": "StreamPay_AmountExceedsStreamed",
     "type": "error"
   },
   {
@@ -132,6 +121,22 @@ export const streamPayAbi = [
   {
     "inputs": [
       {
+        "internalType": "string",
+        "name": "what",
+        "type": "string"
+      },
+      {
+        "internalType": "uint256",
+        "name": "durationSeconds",
+        "type": "uint256"
+      }
+    ],
+    "name": "StreamPay_InvalidDuration",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "address",
         "name": "to",
         "type": "address"
@@ -154,6 +159,59 @@ export const streamPayAbi = [
       }
     ],
     "name": "StreamPay_InvalidReceiptSignature",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "providerId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "address",
+        "name": "sessionKey",
+        "type": "address"
+      }
+    ],
+    "name": "StreamPay_InvalidSessionKey",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "streamId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "address",
+        "name": "sessionKey",
+        "type": "address"
+      },
+      {
+        "internalType": "address",
+        "name": "sender",
+        "type": "address"
+      }
+    ],
+    "name": "StreamPay_InvalidSessionKeySignature",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "streamId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "address",
+        "name": "signer",
+        "type": "address"
+      }
+    ],
+    "name": "StreamPay_InvalidVoucherSignature",
     "type": "error"
   },
   {
@@ -238,19 +296,18 @@ export const streamPayAbi = [
         "type": "uint256"
       },
       {
-        "internalType": "address",
-        "name": "caller",
-        "type": "address"
-      }
-    ],
-    "name": "StreamPay_NotSenderOrRecipient",
-    "type": "error"
-  },
-  {
-    "inputs": [
+        "internalType": "uint256",
+        "name": "cumulative",
+        "type": "uint256"
+      },
       {
         "internalType": "uint256",
-        "name": "streamId",
+        "name": "streamed",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "withdrawn",
         "type": "uint256"
       }
     ],
@@ -313,6 +370,43 @@ export const streamPayAbi = [
         "type": "uint256"
       },
       {
+        "internalType": "address",
+        "name": "sessionKey",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "expiry",
+        "type": "uint256"
+      }
+    ],
+    "name": "StreamPay_SessionKeyExpired",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "streamId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "abandonedAt",
+        "type": "uint256"
+      }
+    ],
+    "name": "StreamPay_StreamAbandoned",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "streamId",
+        "type": "uint256"
+      },
+      {
         "internalType": "enum StreamStatus",
         "name": "status",
         "type": "uint8"
@@ -335,6 +429,22 @@ export const streamPayAbi = [
       }
     ],
     "name": "StreamPay_StreamDepleted",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "streamId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "enum StreamStatus",
+        "name": "status",
+        "type": "uint8"
+      }
+    ],
+    "name": "StreamPay_StreamNotOpen",
     "type": "error"
   },
   {
@@ -502,6 +612,37 @@ export const streamPayAbi = [
       {
         "indexed": true,
         "internalType": "address",
+        "name": "sender",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "senderAmount",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "challengeEndsAt",
+        "type": "uint256"
+      }
+    ],
+    "name": "StreamCancelling",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "streamId",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
         "name": "closedBy",
         "type": "address"
       },
@@ -589,6 +730,12 @@ export const streamPayAbi = [
         "internalType": "uint256",
         "name": "dustReturned",
         "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "address",
+        "name": "sessionKey",
+        "type": "address"
       }
     ],
     "name": "StreamCreated",
@@ -682,6 +829,12 @@ export const streamPayAbi = [
         "internalType": "uint256",
         "name": "amount",
         "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "cumulative",
+        "type": "uint256"
       }
     ],
     "name": "StreamWithdrawn",
@@ -716,6 +869,32 @@ export const streamPayAbi = [
   {
     "inputs": [],
     "name": "RECEIPT_TYPEHASH",
+    "outputs": [
+      {
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "SESSION_KEY_TYPEHASH",
+    "outputs": [
+      {
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "SPEND_TYPEHASH",
     "outputs": [
       {
         "internalType": "bytes32",
@@ -783,6 +962,19 @@ export const streamPayAbi = [
     "type": "function"
   },
   {
+    "inputs": [],
+    "name": "challengeWindow",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
     "inputs": [
       {
         "internalType": "uint256",
@@ -790,9 +982,41 @@ export const streamPayAbi = [
         "type": "uint256"
       },
       {
-        "internalType": "uint256",
-        "name": "amount",
-        "type": "uint256"
+        "components": [
+          {
+            "internalType": "uint256",
+            "name": "cumulative",
+            "type": "uint256"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "request",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "bytes",
+            "name": "signature",
+            "type": "bytes"
+          },
+          {
+            "internalType": "address",
+            "name": "sessionKey",
+            "type": "address"
+          },
+          {
+            "internalType": "uint256",
+            "name": "sessionExpiry",
+            "type": "uint256"
+          },
+          {
+            "internalType": "bytes",
+            "name": "sessionSignature",
+            "type": "bytes"
+          }
+        ],
+        "internalType": "struct IStreamPay.Voucher",
+        "name": "voucher",
+        "type": "tuple"
       }
     ],
     "name": "closeByRecipient",
@@ -839,6 +1063,11 @@ export const streamPayAbi = [
         "internalType": "uint256",
         "name": "depositAmount",
         "type": "uint256"
+      },
+      {
+        "internalType": "address",
+        "name": "sessionKey",
+        "type": "address"
       }
     ],
     "name": "createStream",
@@ -913,24 +1142,24 @@ export const streamPayAbi = [
             "type": "address"
           },
           {
-            "internalType": "uint40",
+            "internalType": "uint32",
+            "name": "providerId",
+            "type": "uint32"
+          },
+          {
+            "internalType": "uint32",
             "name": "startTime",
-            "type": "uint40"
+            "type": "uint32"
           },
           {
-            "internalType": "uint40",
+            "internalType": "uint32",
             "name": "stopTime",
-            "type": "uint40"
+            "type": "uint32"
           },
           {
-            "internalType": "bool",
-            "name": "isNative",
-            "type": "bool"
-          },
-          {
-            "internalType": "uint120",
+            "internalType": "uint112",
             "name": "withdrawn",
-            "type": "uint120"
+            "type": "uint112"
           },
           {
             "internalType": "uint96",
@@ -939,13 +1168,18 @@ export const streamPayAbi = [
           },
           {
             "internalType": "uint32",
-            "name": "providerId",
+            "name": "endTime",
             "type": "uint32"
           },
           {
             "internalType": "enum StreamStatus",
             "name": "status",
             "type": "uint8"
+          },
+          {
+            "internalType": "bool",
+            "name": "isNative",
+            "type": "bool"
           }
         ],
         "internalType": "struct Stream",
@@ -1010,6 +1244,11 @@ export const streamPayAbi = [
           },
           {
             "internalType": "uint256",
+            "name": "endTime",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
             "name": "deposited",
             "type": "uint256"
           },
@@ -1037,11 +1276,39 @@ export const streamPayAbi = [
             "internalType": "bool",
             "name": "depleted",
             "type": "bool"
+          },
+          {
+            "internalType": "uint256",
+            "name": "abandonedAt",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "challengeEndsAt",
+            "type": "uint256"
+          },
+          {
+            "internalType": "address",
+            "name": "sessionKey",
+            "type": "address"
           }
         ],
         "internalType": "struct IStreamPay.StreamView",
         "name": "v",
         "type": "tuple"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "gracePeriod",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
       }
     ],
     "stateMutability": "view",
@@ -1071,6 +1338,83 @@ export const streamPayAbi = [
         "internalType": "bytes32",
         "name": "",
         "type": "bytes32"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "streamId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "address",
+        "name": "key",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "expiry",
+        "type": "uint256"
+      }
+    ],
+    "name": "hashSessionKey",
+    "outputs": [
+      {
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "streamId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "cumulative",
+        "type": "uint256"
+      },
+      {
+        "internalType": "bytes32",
+        "name": "request",
+        "type": "bytes32"
+      }
+    ],
+    "name": "hashSpend",
+    "outputs": [
+      {
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "streamId",
+        "type": "uint256"
+      }
+    ],
+    "name": "namedSessionKeyOf",
+    "outputs": [
+      {
+        "internalType": "address",
+        "name": "",
+        "type": "address"
       }
     ],
     "stateMutability": "view",
@@ -1188,6 +1532,43 @@ export const streamPayAbi = [
         "internalType": "uint256",
         "name": "streamId",
         "type": "uint256"
+      },
+      {
+        "components": [
+          {
+            "internalType": "uint256",
+            "name": "cumulative",
+            "type": "uint256"
+          },
+          {
+            "internalType": "bytes32",
+            "name": "request",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "bytes",
+            "name": "signature",
+            "type": "bytes"
+          },
+          {
+            "internalType": "address",
+            "name": "sessionKey",
+            "type": "address"
+          },
+          {
+            "internalType": "uint256",
+            "name": "sessionExpiry",
+            "type": "uint256"
+          },
+          {
+            "internalType": "bytes",
+            "name": "sessionSignature",
+            "type": "bytes"
+          }
+        ],
+        "internalType": "struct IStreamPay.Voucher",
+        "name": "voucher",
+        "type": "tuple"
       }
     ],
     "name": "withdrawFromStream",
@@ -1206,6 +1587,11 @@ export const streamPayAbi = [
       {
         "internalType": "uint256",
         "name": "streamId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "cumulative",
         "type": "uint256"
       }
     ],
