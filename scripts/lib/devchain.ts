@@ -74,6 +74,10 @@ export type DeployOptions = {
   ignitionDir?: string | "scratch";
   minStake?: bigint;
   stakeCooldown?: bigint;
+  /** StreamPay's grace period after a stream's stop time, seconds (deploy default: 300 on the local chain). */
+  gracePeriod?: bigint;
+  /** StreamPay's challenge window for answering a cancel, seconds (deploy default: 120 on the local chain). */
+  challengeWindow?: bigint;
   echo?: boolean;
 };
 
@@ -93,6 +97,8 @@ export async function deployContracts(options: DeployOptions): Promise<Deploymen
     ...(journal ? { IGNITION_DIR: journal } : {}),
     ...(options.minStake !== undefined ? { MIN_STAKE: options.minStake.toString() } : {}),
     ...(options.stakeCooldown !== undefined ? { STAKE_COOLDOWN: options.stakeCooldown.toString() } : {}),
+    ...(options.gracePeriod !== undefined ? { GRACE_PERIOD: options.gracePeriod.toString() } : {}),
+    ...(options.challengeWindow !== undefined ? { CHALLENGE_WINDOW: options.challengeWindow.toString() } : {}),
   };
   const deploy = startProcess(
     "deploy",
