@@ -1,15 +1,18 @@
 import { describe, expect, it } from "vitest";
 import { privateKeyToAccount } from "viem/accounts";
-import { keccak256, toBytes } from "viem";
+import { encodeAbiParameters, keccak256, toBytes, zeroHash } from "viem";
 import {
+  NO_REQUEST,
   hashBody,
+  hashRequest,
   receiptDigest,
   recoverReceiptSigner,
-  recoverRequestSigner,
   recoverSessionKeySigner,
+  recoverSpendSigner,
   signReceipt,
-  signRequest,
   signSessionKey,
+  signSpend,
+  spendDigest,
 } from "./eip712.ts";
 
 // Well-known local dev keys (anvil/Hardhat): never used on a real chain.
@@ -24,12 +27,30 @@ describe("EIP-712 payment messages", () => {
     expect(hashBody('{"a":1}')).not.toBe(hashBody('{"a": 1}'));
   });
 
-  it("recovers the signer of a request, and a different one for a changed field", async () => {
-    const message = { streamId: 7n, bodyHash: hashBody("hi"), nonce: 1n, expiry: 2_000_000_000n };
-    const signature = await signRequest(sender, domain, message);
-    expect(await recoverRequestSigner(domain, message, signature)).toBe(sender.address);
-    expect(await recoverRequestSigner(domain, { ...message, nonce: 2n }, signature)).not.toBe(sender.address);
-    expect(await recoverRequestSigner({ ...domain, chainId: 97 }, message, signature)).not.toBe(sender.address);
+  it("recovers the signer of a spend voucher, and a different one for a changed field", async () => {
+    const request = { bodyHash: hashBody("hi"), nonce: 1n, expiry: 2_000_000_000n };
+    const message = { streamId: 7n, cumulative: 4200n, request };
+    const signature = await signSpend(sender, domain, message);
+    expect(await recoverSpendSigner(domain, message, signature)).toBe(sender.address);
+    expect(await recoverSpendSigner(domain, { ...message, cumulative: 4201n }, signature)).not.toBe(sender.address);
+    expect(await recoverSpendSigner(domain, { ...message, request: { ...request, nonce: 2n } }, signature)).not.toBe(sender.address);
+    expect(await recoverSpendSigner({ ...domain, chainId: 97 }, message, signature)).not.toBe(sender.address);
+  });
+
+  it("hashes the nested Request as EIP-712 hashStruct, which is what StreamPay takes as Voucher.request", () => {
+    const typeHash = keccak256(toBytes("Request(bytes32 bodyHash,uint256 nonce,uint256 expiry)"));
+    const request = { bodyHash: hashBody("hi"), nonce: 5n, expiry: 9n };
+    const expected = keccak256(encodeAbiParameters(
+      [{ type: "bytes32" }, { type: "bytes32" }, { type: "uint256" }, { type: "uint256" }],
+      [typeHash, request.bodyHash, request.nonce, request.expiry],
+    ));
+    expect(hashRequest(request)).toBe(expected);
+    // A voucher sent on its own carries the all-zero Request, whose hash is not zero.
+    expect(NO_REQUEST).toEqual({ bodyHash: zeroHash, nonce: 0n, expiry: 0n });
+    expect(hashRequest(NO_REQUEST)).not.toBe(zeroHash);
+    expect(spendDigest(domain, { streamId: 1n, cumulative: 1n, request })).not.toBe(
+      spendDigest(domain, { streamId: 1n, cumulative: 1n, request: NO_REQUEST }),
+    );
   });
 
   it("recovers session-key authorisations and receipts", async () => {

@@ -29,7 +29,6 @@ export const paymentTypes = {
     { name: "request", type: "Request" },
   ],
   Request: [
-    { name: "streamId", type: "uint256" },
     { name: "bodyHash", type: "bytes32" },
     { name: "nonce", type: "uint256" },
     { name: "expiry", type: "uint256" },

@@ -1,5 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { depositedOf, keeperReward, streamStateAt, streamedAt, StreamStatusCode } from "./streams.ts";
+import {
+  StreamStatusCode,
+  abandonedAt,
+  challengeEndsAt,
+  depositedOf,
+  keeperReward,
+  streamStateAt,
+  streamStatusName,
+  streamedAt,
+  withdrawableWith,
+} from "./streams.ts";
 
 describe("stream maths", () => {
   const rate = 7n;
@@ -36,5 +46,29 @@ describe("stream maths", () => {
     expect(streamStateAt(StreamStatusCode.Cancelled, stop, 0n)).toBe("cancelled");
     expect(streamStateAt(StreamStatusCode.Closed, stop, 0n)).toBe("closed");
     expect(() => streamStateAt(0, stop, 0n)).toThrow(/Unknown stream status/);
+  });
+
+  it("stops streaming at the end time a cancel or close set, and never later than the stop time", () => {
+    expect(streamedAt(rate, start, stop, 5_000n, 1_010n)).toBe(70n);
+    expect(streamedAt(rate, start, stop, 1_005n, 1_010n)).toBe(35n);
+    expect(streamedAt(rate, start, stop, 5_000n, 2_000n)).toBe(700n);
+    expect(streamedAt(rate, start, stop, 5_000n, 0n)).toBe(700n); // 0 = still open
+  });
+
+  it("pays min(voucher, streamed) minus what was already paid, never a negative amount", () => {
+    expect(withdrawableWith(50n, 80n, 10n)).toBe(40n);
+    expect(withdrawableWith(90n, 80n, 10n)).toBe(70n);
+    expect(withdrawableWith(5n, 80n, 10n)).toBe(0n);
+  });
+
+  it("names every on-chain status, and reads an open stream as depleted and then abandoned", () => {
+    expect(streamStatusName(StreamStatusCode.Cancelling)).toBe("Cancelling");
+    expect(() => streamStatusName(9)).toThrow(/Unknown stream status code 9/);
+    expect(streamStateAt(StreamStatusCode.Open, stop, 1_099n, 60n)).toBe("open");
+    expect(streamStateAt(StreamStatusCode.Open, stop, 1_100n, 60n)).toBe("depleted");
+    expect(streamStateAt(StreamStatusCode.Open, stop, abandonedAt(stop, 60n), 60n)).toBe("abandoned");
+    expect(streamStateAt(StreamStatusCode.Open, stop, 9_999n)).toBe("depleted"); // no grace given
+    expect(streamStateAt(StreamStatusCode.Cancelling, stop, 0n)).toBe("cancelling");
+    expect(challengeEndsAt(1_050n, 120n)).toBe(1_170n);
   });
 });
