@@ -1,21 +1,33 @@
 /**
  * The SDK against the real contracts on a local chain: EIP-712 digests and signatures the SDK makes are
- * the ones StreamPay verifies, and the SDK's stream maths matches the contract's views over time.
+ * the ones StreamPay verifies (receipts, spend vouchers from real payment headers, session keys), and the
+ * SDK's stream maths matches the contract's views over time.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestClient, createWalletClient, http, publicActions, zeroAddress } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
+import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import {
   type Deployment,
+  authorizeSessionKey,
   chainById,
   computeRegistryAbi,
+  createPaymentHeaders,
+  hashBody,
+  hashRequest,
+  namedSessionKey,
+  readPaymentHeaders,
   receiptDigest,
+  sessionKeyDigest,
   signReceipt,
+  signVoucher,
+  spendDigest,
   streamPayAbi,
   streamedAt,
+  voucherArgs,
+  voucherOfProof,
 } from "@clawcompute/sdk";
 import { DEV_PRIVATE_KEYS, type DevChain, deployContracts, startChain } from "@clawcompute/scripts/lib/devchain.ts";
 
@@ -57,7 +69,7 @@ describe("SDK x contracts", () => {
     });
     const providerId = await c.provider.readContract({ address: registry, abi: computeRegistryAbi, functionName: "providerIdOf", args: [provider.address, "e2e-model"] });
     const deposit = rate * 600n;
-    const { result: streamId, request } = await c.consumer.simulateContract({ address: streamPay, abi: streamPayAbi, functionName: "createStream", args: [providerId, rate, deposit], value: deposit });
+    const { result: streamId, request } = await c.consumer.simulateContract({ address: streamPay, abi: streamPayAbi, functionName: "createStream", args: [providerId, rate, deposit, zeroAddress], value: deposit });
     await c.consumer.waitForTransactionReceipt({ hash: await c.consumer.writeContract(request) });
     const stream = await c.consumer.readContract({ address: streamPay, abi: streamPayAbi, functionName: "getStream", args: [streamId] });
 
@@ -87,11 +99,69 @@ describe("SDK x contracts", () => {
     expect(await c.consumer.readContract({ address: streamPay, abi: streamPayAbi, functionName: "balanceOf", args: [provider.address, zeroAddress] })).toBe(amount);
 
     // A non-final receipt is not accepted on-chain.
-    const { result: secondId, request: second } = await c.consumer.simulateContract({ address: streamPay, abi: streamPayAbi, functionName: "createStream", args: [providerId, rate, deposit], value: deposit });
+    const { result: secondId, request: second } = await c.consumer.simulateContract({ address: streamPay, abi: streamPayAbi, functionName: "createStream", args: [providerId, rate, deposit, zeroAddress], value: deposit });
     await c.consumer.waitForTransactionReceipt({ hash: await c.consumer.writeContract(second) });
     const notFinal = await signReceipt(provider, domain, { streamId: secondId, amount, final: false });
     await expect(
       c.consumer.simulateContract({ address: streamPay, abi: streamPayAbi, functionName: "closeWithReceipt", args: [secondId, amount, notFinal] }),
     ).rejects.toThrow(/StreamPay_InvalidReceiptSignature/);
+  }, 120_000);
+
+  it("pays out on the vouchers that real payment headers carry: by the sender, an authorised and a named session key", async () => {
+    const c = clients();
+    const streamPay = deployment.contracts.StreamPay.address;
+    const registry = deployment.contracts.ComputeRegistry.address;
+    const domain = { chainId: 31337, streamPay };
+    const rate = 1_000_000_000_000n;
+    const providerId = await c.provider.readContract({ address: registry, abi: computeRegistryAbi, functionName: "providerIdOf", args: [provider.address, "e2e-model"] });
+    const named = privateKeyToAccount(generatePrivateKey());
+    const open = async (sessionKey: `0x${string}`) => {
+      const { result, request } = await c.consumer.simulateContract({ address: streamPay, abi: streamPayAbi, functionName: "createStream", args: [providerId, rate, rate * 600n, sessionKey], value: rate * 600n });
+      await c.consumer.waitForTransactionReceipt({ hash: await c.consumer.writeContract(request) });
+      return result;
+    };
+    const withdraw = async (streamId: bigint, voucher: ReturnType<typeof voucherArgs>) => {
+      const hash = await c.provider.writeContract({ address: streamPay, abi: streamPayAbi, functionName: "withdrawFromStream", args: [streamId, voucher] });
+      await c.provider.waitForTransactionReceipt({ hash });
+      return c.provider.readContract({ address: streamPay, abi: streamPayAbi, functionName: "getStream", args: [streamId] });
+    };
+    const byKey = await open(zeroAddress);
+    const byNamed = await open(named.address);
+    await c.test.increaseTime({ seconds: 100 });
+    await c.test.mine({ blocks: 1 });
+
+    // The digests the SDK signs are the contract's own.
+    const body = JSON.stringify({ model: "e2e-model", messages: [{ role: "user", content: "hi" }] });
+    const request = { bodyHash: hashBody(body), nonce: 9n, expiry: 4_000_000_000n };
+    expect(spendDigest(domain, { streamId: byKey, cumulative: 5n, request })).toBe(
+      await c.consumer.readContract({ address: streamPay, abi: streamPayAbi, functionName: "hashSpend", args: [byKey, 5n, hashRequest(request)] }),
+    );
+    const authMessage = { streamId: byKey, key: named.address, expiry: 4_000_000_000n };
+    expect(sessionKeyDigest(domain, authMessage)).toBe(
+      await c.consumer.readContract({ address: streamPay, abi: streamPayAbi, functionName: "hashSessionKey", args: [byKey, named.address, 4_000_000_000n] }),
+    );
+
+    // A request signed by the sender carries a voucher the provider can redeem as it came.
+    const fromSender = await createPaymentHeaders({ signer: consumer, domain, streamId: byKey, cumulative: rate * 3n, body });
+    const proof = readPaymentHeaders((n) => fromSender[n])!;
+    expect((await withdraw(byKey, voucherArgs(voucherOfProof(proof, hashBody(body))))).withdrawn).toBe(rate * 3n);
+
+    // A session key the sender authorised once signs the next request: its voucher pays too.
+    const browserKey = privateKeyToAccount(generatePrivateKey());
+    const block = await c.test.getBlock();
+    const session = await authorizeSessionKey(consumer, domain, byKey, browserKey.address, block.timestamp + 3600n);
+    const fromSession = await createPaymentHeaders({ signer: browserKey, domain, streamId: byKey, cumulative: rate * 7n, body, session });
+    const sessionProof = readPaymentHeaders((n) => fromSession[n])!;
+    expect((await withdraw(byKey, voucherArgs(voucherOfProof(sessionProof, hashBody(body))))).withdrawn).toBe(rate * 7n);
+
+    // The key named in createStream needs no authorisation at all, and a voucher sent on its own works.
+    const standalone = await signVoucher({ signer: named, domain, streamId: byNamed, cumulative: rate * 11n, session: namedSessionKey(named.address) });
+    expect((await withdraw(byNamed, voucherArgs(standalone))).withdrawn).toBe(rate * 11n);
+
+    // The same named key is nobody on the other stream.
+    const foreign = await signVoucher({ signer: named, domain, streamId: byKey, cumulative: rate * 20n, session: namedSessionKey(named.address) });
+    await expect(
+      c.provider.simulateContract({ address: streamPay, abi: streamPayAbi, functionName: "withdrawFromStream", args: [byKey, voucherArgs(foreign)] }),
+    ).rejects.toThrow(/StreamPay_InvalidSessionKeySignature/);
   }, 120_000);
 });
