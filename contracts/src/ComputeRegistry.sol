@@ -249,13 +249,13 @@ contract ComputeRegistry is IComputeRegistry {
     }
 
     /// @inheritdoc IComputeRegistry
-    function recordCompletion(uint256 providerId, uint256 earned) external override onlyStreamPay {
+    function recordCompletion(uint256 providerId, uint256 streams, uint256 earned) external override onlyStreamPay {
         Provider storage p = _providers[providerId];
         uint256 totalEarned = p.totalEarned + earned;
-        uint256 requestsServed = p.requestsServed + 1;
+        uint256 requestsServed = p.requestsServed + streams;
         p.totalEarned = uint160(totalEarned);
         p.requestsServed = uint64(requestsServed);
-        emit CompletionRecorded(providerId, earned, requestsServed, totalEarned);
+        emit CompletionRecorded(providerId, streams, earned, requestsServed, totalEarned);
     }
 
     /// @inheritdoc IComputeRegistry

@@ -286,7 +286,7 @@ contract StreamPay is IStreamPay, EIP712, ReentrancyGuardTransient {
         _record(streamId, s.withdrawn, endTime, final_ ? StreamStatus.Cancelled : StreamStatus.Cancelling);
 
         // Interactions
-        if (final_ && s.withdrawn > 0) registry.recordCompletion(s.providerId, s.withdrawn);
+        if (final_ && s.withdrawn > 0) registry.recordCompletion(s.providerId, 1, s.withdrawn);
         if (senderAmount > 0) _push(s.sender, asset, senderAmount);
         if (final_) {
             emit StreamClosed(streamId, msg.sender, StreamStatus.Cancelled, 0, senderAmount);
@@ -343,38 +343,52 @@ contract StreamPay is IStreamPay, EIP712, ReentrancyGuardTransient {
         uint256 window = challengeWindow;
         for (uint256 i; i < streamIds.length; ++i) {
             uint256 streamId = streamIds[i];
-            Stream memory s = _streams[streamId];
-            if (s.status == StreamStatus.Open) {
-                if (block.timestamp < uint256(s.stopTime) + grace) continue; // still the parties' to close
+            Stream storage st = _streams[streamId];
+            StreamStatus status = st.status;
+            if (status == StreamStatus.Open) {
+                uint256 stopTime = st.stopTime;
+                if (block.timestamp < stopTime + grace) continue; // still the parties' to close
                 // Abandoned: settled by time. Everything has streamed, so the recipient side gets it all.
-                uint256 deposited = _deposited(s);
-                uint256 amount = deposited - s.withdrawn;
-                uint256 payee = _payeeIndex(b, s.providerId);
+                uint256 deposited = uint256(st.ratePerSecond) * (stopTime - st.startTime);
+                uint256 amount = deposited - st.withdrawn;
+                uint256 provider = _providerIndex(b, st.providerId);
+                uint256 payee = b.providerPayee[provider];
                 uint256 reward = StreamMath.keeperReward(amount);
 
-                // Effects
-                _record(streamId, deposited, s.stopTime, StreamStatus.Settled);
-                b.settled[payee] += amount;
-                b.rewards[payee] += reward;
-                ++b.streams[payee];
-                ++settledCount;
-
-                // Interactions (the registry only; payouts happen once per batch)
-                registry.recordCompletion(s.providerId, deposited);
-                if (amount > 0) emit StreamSettled(streamId, amount, reward);
-                emit StreamClosed(streamId, msg.sender, StreamStatus.Settled, 0, 0);
-            } else if (s.status == StreamStatus.Cancelling) {
+                // Effects (payouts and the registry's stats happen once per recipient and provider, below)
+                st.withdrawn = uint112(deposited);
+                st.endTime = uint32(stopTime);
+                st.status = StreamStatus.Settled;
+                unchecked {
+                    // Sums of amounts below 2^112 over at most 2^64 streams: no overflow is possible.
+                    b.settled[payee] += amount;
+                    b.rewards[payee] += reward;
+                    ++b.streams[payee];
+                    ++b.completions[provider];
+                    b.earned[provider] += deposited;
+                    ++settledCount;
+                }
+                // The one event of an abandoned stream's close: the keeper and the totals are in {BatchSettled}.
+                emit StreamSettled(streamId, amount, reward);
+                continue;
+            }
+            if (status == StreamStatus.Cancelling) {
+                Stream memory s = st;
                 if (block.timestamp < uint256(s.endTime) + window) continue; // the recipient may still answer
                 // Unanswered cancel: the recipient keeps what it was paid, the sender gets the rest.
                 uint256 senderAmount = _streamed(s) - s.withdrawn;
+                uint256 provider = _providerIndex(b, s.providerId);
 
                 // Effects
                 _record(streamId, s.withdrawn, s.endTime, StreamStatus.Cancelled);
+                if (s.withdrawn > 0) {
+                    ++b.completions[provider];
+                    b.earned[provider] += s.withdrawn;
+                }
                 ++settledCount;
 
                 // Interactions
-                if (s.withdrawn > 0) registry.recordCompletion(s.providerId, s.withdrawn);
-                if (senderAmount > 0) _push(s.sender, s.isNative ? address(0) : _assetOf(s.providerId), senderAmount);
+                if (senderAmount > 0) _push(s.sender, b.assets[b.providerPayee[provider]], senderAmount);
                 emit StreamClosed(streamId, msg.sender, StreamStatus.Cancelled, 0, senderAmount);
             }
         }
@@ -408,11 +422,14 @@ contract StreamPay is IStreamPay, EIP712, ReentrancyGuardTransient {
 
     /// @dev Working memory of one batchUpdateStreams call. One entry ("payee") per recipient and asset,
     /// with running totals; a provider cache maps each provider id seen to its payee, so the registry is
-    /// asked once per provider and a wallet serving several models is still credited once.
+    /// asked once per provider and a wallet serving several models is still credited once. Completions
+    /// are counted per provider and recorded in the registry once per provider at the end.
     struct Batch {
         uint256 providerCount;
         uint256[] providerIds;
         uint256[] providerPayee;
+        uint256[] completions; // per provider: closed streams that paid it something
+        uint256[] earned; // per provider: what those streams paid on its side, gross
         uint256 count;
         address[] recipients;
         address[] assets;
@@ -424,6 +441,8 @@ contract StreamPay is IStreamPay, EIP712, ReentrancyGuardTransient {
     function _newBatch(uint256 size) private pure returns (Batch memory b) {
         b.providerIds = new uint256[](size);
         b.providerPayee = new uint256[](size);
+        b.completions = new uint256[](size);
+        b.earned = new uint256[](size);
         b.recipients = new address[](size);
         b.assets = new address[](size);
         b.settled = new uint256[](size);
@@ -431,28 +450,32 @@ contract StreamPay is IStreamPay, EIP712, ReentrancyGuardTransient {
         b.streams = new uint256[](size);
     }
 
-    /// @dev The payee entry of `providerId`'s recipient and asset, added (with one registry read) the first
-    /// time the provider is seen in this batch.
-    function _payeeIndex(Batch memory b, uint256 providerId) private view returns (uint256) {
+    /// @dev The provider-cache entry of `providerId`, added (with one registry read, and its payee entry for
+    /// its recipient and asset) the first time the provider is seen in this batch.
+    function _providerIndex(Batch memory b, uint256 providerId) private view returns (uint256) {
         for (uint256 i; i < b.providerCount; ++i) {
-            if (b.providerIds[i] == providerId) return b.providerPayee[i];
+            if (b.providerIds[i] == providerId) return i;
         }
         (address recipient, address asset) = registry.payoutOf(providerId);
-        uint256 index;
-        while (index < b.count && (b.recipients[index] != recipient || b.assets[index] != asset)) ++index;
-        if (index == b.count) {
-            b.recipients[index] = recipient;
-            b.assets[index] = asset;
-            b.count = index + 1;
+        uint256 payee;
+        while (payee < b.count && (b.recipients[payee] != recipient || b.assets[payee] != asset)) ++payee;
+        if (payee == b.count) {
+            b.recipients[payee] = recipient;
+            b.assets[payee] = asset;
+            b.count = payee + 1;
         }
-        b.providerIds[b.providerCount] = providerId;
-        b.providerPayee[b.providerCount] = index;
-        ++b.providerCount;
+        uint256 index = b.providerCount++;
+        b.providerIds[index] = providerId;
+        b.providerPayee[index] = payee;
         return index;
     }
 
-    /// @dev Credits each recipient once, then pays the keeper's reward and reports totals once per asset.
+    /// @dev Records each provider's completions once, credits each recipient once, then pays the keeper's
+    /// reward and reports totals once per asset.
     function _payBatch(Batch memory b) private {
+        for (uint256 i; i < b.providerCount; ++i) {
+            if (b.completions[i] > 0) registry.recordCompletion(b.providerIds[i], b.completions[i], b.earned[i]);
+        }
         for (uint256 i; i < b.count; ++i) {
             uint256 credit = b.settled[i] - b.rewards[i];
             if (credit > 0) balanceOf[b.recipients[i]][b.assets[i]] += credit;
@@ -502,7 +525,7 @@ contract StreamPay is IStreamPay, EIP712, ReentrancyGuardTransient {
         if (recipientAmount > 0) balanceOf[recipient][asset] += recipientAmount;
 
         // Interactions
-        if (recipientTotal > 0) registry.recordCompletion(s.providerId, recipientTotal);
+        if (recipientTotal > 0) registry.recordCompletion(s.providerId, 1, recipientTotal);
         if (senderAmount > 0) _push(s.sender, asset, senderAmount);
         emit StreamClosed(streamId, msg.sender, status, recipientAmount, senderAmount);
     }

@@ -49,7 +49,11 @@ interface IComputeRegistry {
     event ProviderReactivated(uint256 indexed providerId);
     event Staked(uint256 indexed providerId, address indexed wallet, uint256 amount, uint256 totalStake);
     event Unstaked(uint256 indexed providerId, address indexed wallet, uint256 amount);
-    event CompletionRecorded(uint256 indexed providerId, uint256 earned, uint256 requestsServed, uint256 totalEarned);
+    /// @notice `streams` closed streams paid provider `providerId` `earned` in all (a keeper batch reports all of
+    /// a provider's streams at once); `requestsServed` and `totalEarned` are the new running totals.
+    event CompletionRecorded(
+        uint256 indexed providerId, uint256 streams, uint256 earned, uint256 requestsServed, uint256 totalEarned
+    );
     event ProviderRated(
         uint256 indexed providerId,
         uint256 indexed streamId,
@@ -155,11 +159,13 @@ interface IComputeRegistry {
     /// has been for {stakeCooldown} seconds; the stake is non-zero.
     function withdrawStake(uint256 providerId) external;
 
-    /// @notice Records that a stream to `providerId` closed having paid it `earned` in total.
-    /// @dev Emits {CompletionRecorded}. Requirements: caller is {streamPay}.
-    /// @param earned Asset units the stream paid on the provider's side over its life, gross: when keepers
-    /// settled part of it, their 0.1% reward came out of this amount.
-    function recordCompletion(uint256 providerId, uint256 earned) external;
+    /// @notice Records that `streams` streams to `providerId` closed having paid it `earned` in total.
+    /// @dev Emits {CompletionRecorded}. Requirements: caller is {streamPay}. A keeper batch records all the
+    /// streams of one provider in one call, so its stats cost one write per provider, not per stream.
+    /// @param streams Number of closed streams that paid the provider something (each counts as a request served).
+    /// @param earned Asset units those streams paid on the provider's side over their lives, gross: when a
+    /// keeper settled them, its 0.1% reward came out of this amount.
+    function recordCompletion(uint256 providerId, uint256 streams, uint256 earned) external;
 
     /// @notice The sender of a closed stream rates that stream's provider, once.
     /// @dev Emits {ProviderRated}. Requirements: caller is the stream's sender; the stream is closed

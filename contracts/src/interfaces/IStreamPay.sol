@@ -107,9 +107,14 @@ interface IStreamPay {
     /// @notice The sender cancelled unilaterally: the unstreamed `senderAmount` went back at once, and the
     /// recipient may answer with a voucher until `challengeEndsAt`.
     event StreamCancelling(uint256 indexed streamId, address indexed sender, uint256 senderAmount, uint256 challengeEndsAt);
-    /// @notice A keeper settled an abandoned stream by time: the recipient was credited `amount - keeperReward`.
+    /// @notice A keeper settled an abandoned stream by time and closed it (status `Settled`): the recipient side
+    /// got `amount` more (all of the deposit is now on its side), of which the keeper took `keeperReward` and
+    /// the recipient was credited the rest. The stream's only close event: the keeper and the per-asset
+    /// totals are in the same transaction's {BatchSettled}. (No {StreamClosed}: one event per stream keeps a
+    /// keeper batch under 15k gas per stream.)
     event StreamSettled(uint256 indexed streamId, uint256 amount, uint256 keeperReward);
-    /// @notice A stream closed with `status`. The recipient was credited `recipientAmount` by the close itself
+    /// @notice A stream closed with `status` (`Cancelled` or `Closed`; an abandoned stream's close is
+    /// {StreamSettled}). The recipient was credited `recipientAmount` by the close itself
     /// (on top of what earlier withdrawals already paid), and the sender got `senderAmount` back (on top of
     /// what a cancel already returned).
     event StreamClosed(
@@ -248,7 +253,8 @@ interface IStreamPay {
     /// their recipients' balances, and finalises cancels whose challenge window has passed (the sender gets
     /// what no voucher claimed). The caller earns {KEEPER_FEE_BPS} of what it settles to recipients, paid out
     /// of it. Other ids (unknown, closed, still in time) are skipped, so a batch never fails on a stale id.
-    /// @dev Emits {StreamSettled} per settled stream, {StreamClosed} per closed one, {BatchSettled} per asset.
+    /// @dev Emits {StreamSettled} per abandoned stream settled, {StreamClosed} per cancel finalised, {BatchSettled}
+    /// per asset, and one {IComputeRegistry.CompletionRecorded} per provider.
     /// @return settledCount Number of streams closed.
     function batchUpdateStreams(uint256[] calldata streamIds) external returns (uint256 settledCount);
 

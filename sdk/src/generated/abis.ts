@@ -1922,6 +1922,12 @@ export const computeRegistryAbi = [
       {
         "indexed": false,
         "internalType": "uint256",
+        "name": "streams",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
         "name": "earned",
         "type": "uint256"
       },
@@ -2444,6 +2450,11 @@ export const computeRegistryAbi = [
       {
         "internalType": "uint256",
         "name": "providerId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "streams",
         "type": "uint256"
       },
       {
