@@ -72,7 +72,8 @@ const suites: Suite[] = [
     name: "typecheck",
     run: async () => {
       let failed = 0;
-      for (const workspace of ["sdk", "contracts", "scripts", "indexer", "provider-agent", "consumer-agent", "test"]) {
+      const workspaces = ["sdk", "contracts", "scripts", "indexer", "provider-agent", "consumer-agent", "keeper", "test"];
+      for (const workspace of workspaces) {
         const dir = join(root, workspace);
         if (!existsSync(join(dir, "tsconfig.json"))) continue;
         console.log(`tsc: ${workspace}`);
@@ -98,6 +99,7 @@ const suites: Suite[] = [
   vitestSuite("indexer"),
   vitestSuite("provider-agent"),
   vitestSuite("consumer-agent"),
+  vitestSuite("keeper"),
   vitestSuite("test", "e2e"),
 ];
 

@@ -1,11 +1,13 @@
 /**
- * `npm run keeper`: settles depleted and long-idle streams for the keeper's 0.1% reward, only when the
- * reward covers the gas × a margin (logic and configuration in lib/keeper.ts). JSON logs (pino) on
- * stdout. SIGINT/SIGTERM: finish the round in flight (its transaction included), then exit; a second
- * signal exits at once. `--once`: one round, then exit.
+ * `npm run keeper` (root) = `npm run start -w keeper`: reads the configuration (env, ./.env or --env-file,
+ * flags), starts the keeper and runs rounds. SIGINT/SIGTERM: finish the round in flight (its transaction
+ * included), close the HTTP server, exit 0; a second signal exits at once. `--once`: one round, then exit.
+ * Exit codes: 0 done, 1 could not start or the round failed, 2 bad configuration.
  */
 import { ConfigError, loadAccount } from "@clawcompute/sdk/node";
-import { Keeper, createKeeperLogger, keeperEnvExample, keeperHelp, loadKeeperConfig } from "./lib/keeper.ts";
+import { keeperEnvExample, keeperHelp, loadKeeperConfig } from "./config.ts";
+import { Keeper } from "./keeper.ts";
+import { createKeeperLogger } from "./log.ts";
 
 async function main(): Promise<number> {
   let loaded;
@@ -28,18 +30,14 @@ async function main(): Promise<number> {
   }
   const log = createKeeperLogger(loaded.config.logLevel);
   for (const w of loaded.warnings) log.warn(w);
-  const keeper = new Keeper({ config: loaded.config, account: loadAccount(loaded.keySource), log });
+  let account;
   try {
-    await keeper.init();
+    account = loadAccount(loaded.keySource);
   } catch (error) {
-    log.fatal({ err: (error as Error).message }, "could not start");
+    log.fatal({ err: (error as Error).message }, "could not load the keeper's key");
     return 1;
   }
-  if (loaded.command === "once") {
-    const report = await keeper.tick();
-    await keeper.stop();
-    return report.error ? 1 : 0;
-  }
+  const keeper = new Keeper({ config: loaded.config, account, log });
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     if (++signals > 1) {
@@ -51,8 +49,20 @@ async function main(): Promise<number> {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  try {
+    await keeper.init();
+  } catch (error) {
+    log.fatal({ err: (error as Error).message }, "could not start");
+    await keeper.stop().catch(() => undefined);
+    return 1;
+  }
+  if (loaded.command === "once") {
+    const report = await keeper.tick();
+    await keeper.stop();
+    return report.error ? 1 : 0;
+  }
   keeper.start();
-  return -1;
+  return -1; // keep running
 }
 
 main().then(
