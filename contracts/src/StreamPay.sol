@@ -136,7 +136,11 @@ contract StreamPay is IStreamPay, EIP712, ReentrancyGuardTransient {
     /// @inheritdoc IStreamPay
     function withdrawableAmountOf(uint256 streamId, uint256 cumulative) external view override returns (uint256) {
         Stream memory s = _existing(streamId);
-        if (s.status != StreamStatus.Open && s.status != StreamStatus.Cancelling) return 0;
+        if (s.status == StreamStatus.Cancelling) {
+            if (block.timestamp >= uint256(s.endTime) + challengeWindow) return 0;
+        } else if (s.status != StreamStatus.Open) {
+            return 0;
+        }
         uint256 streamed = _streamed(s);
         uint256 total = cumulative < streamed ? cumulative : streamed;
         return total > s.withdrawn ? total - s.withdrawn : 0;
@@ -649,10 +653,16 @@ contract StreamPay is IStreamPay, EIP712, ReentrancyGuardTransient {
         if (s.status != StreamStatus.Open) revert Errors.StreamPay_StreamNotOpen(streamId, s.status);
     }
 
-    /// @dev An open or cancelling stream: one whose escrow can still pay the recipient.
+    /// @dev An open stream, or a cancelling one inside its challenge window: one whose escrow can still pay
+    /// the recipient. After the window only finalisation ({batchUpdateStreams}) is left.
     function _payable(uint256 streamId) private view returns (Stream memory s) {
         s = _existing(streamId);
-        if (s.status != StreamStatus.Open && s.status != StreamStatus.Cancelling) {
+        if (s.status == StreamStatus.Cancelling) {
+            uint256 challengeEndsAt = uint256(s.endTime) + challengeWindow;
+            if (block.timestamp >= challengeEndsAt) {
+                revert Errors.StreamPay_ChallengeWindowClosed(streamId, challengeEndsAt);
+            }
+        } else if (s.status != StreamStatus.Open) {
             revert Errors.StreamPay_StreamClosed(streamId, s.status);
         }
     }

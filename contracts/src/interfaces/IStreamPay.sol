@@ -164,7 +164,8 @@ interface IStreamPay {
     function streamedAmountOf(uint256 streamId) external view returns (uint256);
 
     /// @notice What {withdrawFromStream} would pay now with a valid voucher for `cumulative`:
-    /// min(cumulative, streamed) - withdrawn, or 0. Always 0 once the stream is closed.
+    /// min(cumulative, streamed) - withdrawn, or 0. Always 0 once the stream is closed or its cancel's
+    /// challenge window has ended.
     function withdrawableAmountOf(uint256 streamId, uint256 cumulative) external view returns (uint256);
 
     /// @notice What a cancel now would return to the sender at once: deposited - streamed (0 unless open).
@@ -218,8 +219,8 @@ interface IStreamPay {
 
     /// @notice Pays the recipient min(voucher.cumulative, streamed) minus what it was already paid. Anyone may
     /// call; the money always goes to the recipient. The stream stays as it is.
-    /// @dev Emits {StreamWithdrawn}. Requirements: the stream is open or cancelling; something is
-    /// withdrawable; the voucher is valid (see {Voucher}; a session key authorised by signature must not
+    /// @dev Emits {StreamWithdrawn}. Requirements: the stream is open, or cancelling and inside its challenge
+    /// window; something is withdrawable; the voucher is valid (see {Voucher}; a session key authorised by signature must not
     /// have expired).
     /// @return amount Asset units paid.
     function withdrawFromStream(uint256 streamId, Voucher calldata voucher) external returns (uint256 amount);
@@ -245,8 +246,9 @@ interface IStreamPay {
     /// less than it was already paid); the sender gets the rest. On an open stream this is a cooperative
     /// close (`Closed`); on a cancelling one it is the answer to the cancel (`Cancelled`). A voucher at or
     /// below what was already paid needs no signature, so a recipient can always release a stream.
-    /// @dev Emits {StreamClosed}. Requirements: caller is the recipient; the stream is open or cancelling;
-    /// the voucher is valid when it claims more than was already paid.
+    /// @dev Emits {StreamClosed}. Requirements: caller is the recipient; the stream is open, or cancelling and
+    /// inside its challenge window (now < challengeEndsAt); the voucher is valid when it claims more than was
+    /// already paid.
     function closeByRecipient(uint256 streamId, Voucher calldata voucher) external;
 
     /// @notice Keeper entry point: settles abandoned streams (open past stopTime + grace period) by time into

@@ -61,6 +61,9 @@ library Errors {
     error StreamPay_StreamNotOpen(uint256 streamId, StreamStatus status);
     /// @notice The stream is closed: only open or cancelling streams can be paid from or closed.
     error StreamPay_StreamClosed(uint256 streamId, StreamStatus status);
+    /// @notice The recipient's window to answer the sender's cancel has ended: only finalisation is left
+    /// (`batchUpdateStreams`), which returns the rest to the sender.
+    error StreamPay_ChallengeWindowClosed(uint256 streamId, uint256 challengeEndsAt);
     /// @notice The stream has run to its stop time; it can only be closed or settled now.
     error StreamPay_StreamDepleted(uint256 streamId, uint256 stopTime);
     /// @notice Nobody closed the stream before stopTime + grace period: it is abandoned and can only be

@@ -53,6 +53,22 @@ export const streamPayAbi = [
     "inputs": [
       {
         "internalType": "uint256",
+        "name": "streamId",
+        "type": "uint256"
+      },
+      {
+        "internalType": "uint256",
+        "name": "challengeEndsAt",
+        "type": "uint256"
+      }
+    ],
+    "name": "StreamPay_ChallengeWindowClosed",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
         "name": "depositAmount",
         "type": "uint256"
       },
