@@ -12,7 +12,14 @@ import { createApi } from "../src/server.ts";
 const port = Number(process.env.PORT ?? 0);
 const model = process.env.MODEL ?? "bench-model";
 const api = createApi({
-  config: { model, maxBodyBytes: 1_048_576, maxConcurrent: 1024, corsOrigin: "*", drainTimeoutMs: 1000 },
+  config: {
+    model,
+    maxBodyBytes: 1_048_576,
+    maxConcurrent: 1024,
+    corsOrigin: "*",
+    drainTimeoutMs: 1000,
+    maxTokens: 4096,
+  },
   backendModel: model,
   backend: new EchoBackend({ tokensPerSecond: 0, maxTokens: 256 }),
   gate: undefined,

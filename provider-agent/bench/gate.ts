@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createPublicClient, createWalletClient, http, parseEventLogs, toHex } from "viem";
+import { createPublicClient, createWalletClient, http, parseEventLogs, toHex, zeroAddress } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { PAYMENT_HEADERS, computeRegistryAbi, hashBody, localChain, randomNonce, streamPayAbi } from "@clawcompute/sdk";
 import { loadDeployment } from "@clawcompute/sdk/node";
@@ -93,7 +93,13 @@ async function main() {
   const streams: bigint[] = [];
   for (let i = 0; i < CONCURRENCY; i++) {
     const deposit = 1_000_000_000n * 86_400n;
-    const hash = await wallet.writeContract({ address: deployment.contracts.StreamPay.address, abi: streamPayAbi, functionName: "createStream", args: [providerId, deposit, deposit], value: deposit });
+    const hash = await wallet.writeContract({
+      address: deployment.contracts.StreamPay.address,
+      abi: streamPayAbi,
+      functionName: "createStream",
+      args: [providerId, deposit, deposit, zeroAddress],
+      value: deposit,
+    });
     const receipt = await pc.waitForTransactionReceipt({ hash });
     streams.push(parseEventLogs({ abi: streamPayAbi, logs: receipt.logs, eventName: "StreamCreated" })[0].args.streamId);
   }
@@ -112,6 +118,7 @@ async function main() {
     return sorted[Math.min(sorted.length - 1, Math.floor((q / 100) * sorted.length))];
   };
   const lines: string[] = [];
+  const vouchers = new Map<bigint, bigint>();
 
   for (const scenario of [
     { name: "JSON, 16 tokens", body: JSON.stringify({ model: MODEL, messages: [{ role: "user", content: "benchmark" }], max_tokens: 16 }) },
@@ -119,16 +126,23 @@ async function main() {
   ]) {
     const body = scenario.body;
     const bodyHash = hashBody(body);
-    // Pre-signed requests (native secp256k1), each with its own nonce.
+    // Pre-signed requests (native secp256k1), each with its own nonce. Each carries a voucher one unit
+    // above the one before on its stream, so every request brings a new best voucher (journalled with its
+    // nonce), as a consumer's request does when its voucher follows the last receipt. The amounts stay far
+    // below what is billed, within the credit.
     const signed = (streamId: bigint) => {
       const nonce = randomNonce();
+      const cumulative = (vouchers.get(streamId) ?? 0n) + 1n;
+      vouchers.set(streamId, cumulative);
+      const requestHash = payment.requestHash(bodyHash, nonce, expiry);
       return {
         "content-type": "application/json",
         "content-length": String(Buffer.byteLength(body)),
         [PAYMENT_HEADERS.streamId]: streamId.toString(),
+        [PAYMENT_HEADERS.cumulative]: cumulative.toString(),
         [PAYMENT_HEADERS.nonce]: nonce.toString(),
         [PAYMENT_HEADERS.expiry]: expiry.toString(),
-        [PAYMENT_HEADERS.signature]: signer.sign(payment.requestDigest(streamId, bodyHash, nonce, expiry)),
+        [PAYMENT_HEADERS.signature]: signer.sign(payment.spendDigest(streamId, cumulative, requestHash)),
       };
     };
     const plainHeaders = { "content-type": "application/json", "content-length": String(Buffer.byteLength(body)) };

@@ -1,7 +1,8 @@
 /**
  * The provider agent as a long-running service: `init()` once (listen, register or reuse the
- * registration, open the state, rebuild the stream cache from logs), `tick()` on a schedule (payouts),
- * `stop()` that drains in-flight requests, settles, withdraws and saves.
+ * registration, open the state, rebuild the stream cache from logs, answer cancels sent while it was
+ * down), `tick()` on a schedule (payouts past the threshold), a check every second for cancels to answer
+ * and session keys about to expire, and `stop()` that drains in-flight requests, withdraws and saves.
  */
 import { type Server, createServer } from "node:http";
 import { join } from "node:path";
@@ -53,6 +54,7 @@ export class ProviderAgent {
   private registration: Registration | undefined;
   private terms: GateTerms | undefined;
   private tickTimer: NodeJS.Timeout | undefined;
+  private urgentTimer: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
   private deps: ApiDeps | undefined;
 
@@ -152,8 +154,13 @@ export class ProviderAgent {
       },
       onStreamEvent: (s, event) => {
         if (s.providerId !== providerId || !this.meter) return;
-        if (event === "closed") this.meter.stopStream(s.id.toString(), "stream_closed");
-        if (event === "toppedUp") this.meter.schedule(s.id.toString());
+        // A stream that stopped streaming (closed, or cancelled by its sender) is served no more.
+        if (event === "closed" || event === "cancelling") this.meter.stopStream(s.id.toString(), "stream_closed");
+        if (event === "cancelling") {
+          const at = { streamId: s.id.toString(), challengeEndsAt: s.challengeEndsAt.toString() };
+          log.info(at, "the sender cancelled a stream");
+          this.urgentPayouts();
+        }
       },
     });
     this.meter = new Meter({
@@ -177,6 +184,7 @@ export class ProviderAgent {
       minRunwayMs: config.minRunwayMs,
       minDepositSeconds: config.minDepositSeconds,
       maxConcurrentPerStream: config.maxConcurrentPerStream,
+      maxRequestSeconds: config.maxRequestSeconds,
       verifyContractSignature: async (sender: Address, digest: Uint8Array, signature: Hex) => {
         const code = await publicClient.getCode({ address: sender });
         if (!code || code === "0x") return false;
@@ -192,8 +200,9 @@ export class ProviderAgent {
       asset,
       payoutAddress: config.payoutAddress ?? this.key.account.address,
       threshold: config.withdrawThreshold ?? config.pricePerSecond * 3600n,
-      graceSeconds: config.settleGraceSeconds,
-      depletedSettlement: config.depletedSettlement,
+      // The gate accepts a signature-authorised key only while it outlives a request by this margin; the
+      // vouchers it signed are withdrawn halfway through that margin, before StreamPay voids them.
+      sessionLeadSeconds: Math.max(1, Math.floor(config.maxRequestSeconds / 2)),
       store: this.store,
       cache: this.cache,
       log: log.child({ component: "payouts" }),
@@ -204,7 +213,17 @@ export class ProviderAgent {
     this.deps.meter = this.meter;
     this.state = "ready";
     log.info({ url: this.url, providerId: providerId.toString(), model: config.model, backend: this.backend.name }, "provider online");
+    // Cancels sent while the agent was down are in the cache now: answer those whose window is still open.
+    this.urgentPayouts();
+    this.urgentTimer = setInterval(() => this.urgentPayouts(), 1000);
     this.scheduleTick();
+  }
+
+  /** Answers cancels and withdraws before session keys expire, when any calls for it (never throws). */
+  private urgentPayouts(): void {
+    this.payouts?.urgent()?.catch((error: Error) => {
+      this.log.error({ err: error.message }, "urgent payout failed; retrying in a second");
+    });
   }
 
   private scheduleTick(): void {
@@ -219,7 +238,7 @@ export class ProviderAgent {
     try {
       this.store?.pruneNonces(Math.floor(Date.now() / 1000));
       this.updateGauges();
-      await this.payouts?.run(false);
+      await this.payouts?.run("tick");
     } catch (error) {
       this.log.error({ err: (error as Error).message }, "payout round failed; will retry");
     }
@@ -264,15 +283,15 @@ export class ProviderAgent {
     };
   }
 
-  /** Runs a payout round now (force = ignore the threshold and grace period, as on shutdown). */
+  /** Runs a payout round now (force = ignore the threshold, as on shutdown). */
   payoutNow(force: boolean) {
     if (!this.payouts) throw new Error("not initialised");
-    return this.payouts.run(force);
+    return this.payouts.run(force ? "shutdown" : "tick");
   }
 
   /**
    * Graceful stop: refuse new paid requests, let in-flight ones finish (up to the drain timeout, then cut
-   * and bill what was served), settle and withdraw if configured, save the state. Idempotent.
+   * and bill what was served), answer cancels and withdraw if configured, save the state. Idempotent.
    */
   stop(): Promise<void> {
     this.stopping ??= this.doStop();
@@ -284,6 +303,7 @@ export class ProviderAgent {
     const wasReady = this.state === "ready";
     this.state = "draining";
     clearTimeout(this.tickTimer);
+    clearInterval(this.urgentTimer);
     log.info({ inflight: this.meter?.inflight ?? 0 }, "shutting down: draining in-flight requests");
     const closed = this.server ? new Promise<void>((resolve) => this.server!.close(() => resolve())) : Promise.resolve();
     this.server?.closeIdleConnections();
@@ -294,8 +314,9 @@ export class ProviderAgent {
     }
     if (wasReady && this.config.withdrawOnShutdown && this.payouts) {
       try {
-        const result = await this.payouts.run(true);
-        log.info({ settled: result.settled.length, withdrawn: result.withdrawn?.amount.toString() ?? "0" }, "shutdown payout done");
+        const result = await this.payouts.run("shutdown");
+        const withdrawn = result.withdrawn?.amount.toString() ?? "0";
+        log.info({ streams: result.streams.length, withdrawn }, "shutdown payout done");
       } catch (error) {
         log.error({ err: (error as Error).message }, "shutdown payout failed; it will be retried at the next start");
       }

@@ -1,9 +1,11 @@
 /**
  * Metering: every paid request is a job on its stream. A job's serving time is measured from the moment
  * the gate lets it through until its answer is complete; its charge is price x time (ms precision,
- * `chargeForMs`, rounded down). Charges are cumulative per stream, journalled before the receipt that
- * includes them is sent, and never exceed the stream's deposit. A per-stream timer stops every job on a
- * stream when its money or its stop time runs out (the trustless stop), and receipts are signed here.
+ * `chargeForMs`, rounded down). Each job carries a reservation made by the gate: the most it may be
+ * charged, so that what the stream has billed plus what its running jobs may still bill never exceeds what
+ * the provider can collect (see gate.ts). A job is stopped when its charge reaches its reservation (the
+ * trustless stop). Charges are cumulative per stream, journalled before the receipt that includes them is
+ * sent, and never exceed the stream's deposit. Receipts are signed here.
  */
 import type { Hex } from "viem";
 import { type WireReceipt, chargeForMs } from "@clawcompute/sdk";
@@ -18,7 +20,15 @@ export class Job {
   readonly controller = new AbortController();
   stopReason: StopReason | undefined;
   finished = false;
-  constructor(readonly stream: CachedStream) {}
+  timer: NodeJS.Timeout | undefined;
+  /**
+   * @param reservation The most this job may be charged (asset units); it is stopped when its charge
+   * reaches it.
+   */
+  constructor(
+    readonly stream: CachedStream,
+    readonly reservation: bigint,
+  ) {}
 
   get streamId(): string {
     return this.stream.id.toString();
@@ -26,6 +36,11 @@ export class Job {
 
   elapsedMs(now = performance.now()): number {
     return now - this.startedAt;
+  }
+
+  /** Serving time the reservation pays for (ms, rounded down so its charge never exceeds it). */
+  get reservedMs(): number {
+    return Number((this.reservation * 1000n) / this.stream.ratePerSecond);
   }
 
   stop(reason: StopReason): void {
@@ -37,7 +52,7 @@ export class Job {
 
 export type Charge = { amount: bigint; cumulative: bigint; servedMs: number; receipt: WireReceipt };
 
-type StreamJobs = { jobs: Set<Job>; timer: NodeJS.Timeout | undefined; finalizing: boolean; drained: Array<() => void> };
+type StreamJobs = { jobs: Set<Job>; reserved: bigint; finalizing: boolean; drained: Array<() => void> };
 
 export type MeterParameters = {
   store: StateStore;
@@ -62,62 +77,35 @@ export class Meter {
     return this.byStream.get(streamId)?.jobs.size ?? 0;
   }
 
+  /** Sum of the reservations of the stream's running jobs (asset units). */
+  reservedOn(streamId: string): bigint {
+    return this.byStream.get(streamId)?.reserved ?? 0n;
+  }
+
   isFinalizing(streamId: string): boolean {
     return this.byStream.get(streamId)?.finalizing ?? false;
   }
 
-  /** What the stream can still pay for: deposit - charged - what running jobs have used so far. */
-  remaining(stream: CachedStream, now = performance.now()): bigint {
-    let left = stream.deposited - this.p.store.charged(stream.id.toString());
-    const entry = this.byStream.get(stream.id.toString());
-    if (entry) for (const job of entry.jobs) left -= chargeForMs(stream.ratePerSecond, job.elapsedMs(now));
-    return left;
-  }
-
-  /** Serving time left by money and by the stream's stop time (ms), for `extraJobs` more concurrent jobs. */
-  runwayMs(stream: CachedStream, extraJobs = 0): number {
-    const now = performance.now();
-    const entry = this.byStream.get(stream.id.toString());
-    const k = (entry?.jobs.size ?? 0) + extraJobs;
-    const left = this.remaining(stream, now);
-    if (left <= 0n) return 0;
-    const byMoney = Number((left * 1000n) / stream.ratePerSecond) / Math.max(1, k);
-    const byTime = Number(stream.stopTime) * 1000 - this.p.cache.nowMs();
-    return Math.max(0, Math.min(byMoney, byTime));
-  }
-
-  begin(stream: CachedStream): Job {
+  /** Starts a job holding `reservation`; it is stopped when its serving time has used all of it. */
+  begin(stream: CachedStream, reservation: bigint): Job {
     const id = stream.id.toString();
     let entry = this.byStream.get(id);
     if (!entry) {
-      entry = { jobs: new Set(), timer: undefined, finalizing: false, drained: [] };
+      entry = { jobs: new Set(), reserved: 0n, finalizing: false, drained: [] };
       this.byStream.set(id, entry);
     }
-    const job = new Job(stream);
+    const job = new Job(stream, reservation);
     entry.jobs.add(job);
+    entry.reserved += reservation;
     this.total++;
-    this.schedule(id);
+    // A reservation is at most PROVIDER_MAX_REQUEST_SECONDS (≤ 1 day) of serving: within setTimeout's range.
+    const ms = job.reservedMs;
+    if (ms <= 0) job.stop("runway");
+    else job.timer = setTimeout(() => job.stop("runway"), ms);
     return job;
   }
 
-  /** (Re)arms the stream's stop timer for the moment its runway ends. */
-  schedule(streamId: string): void {
-    const entry = this.byStream.get(streamId);
-    if (!entry) return;
-    clearTimeout(entry.timer);
-    entry.timer = undefined;
-    const first = entry.jobs.values().next().value as Job | undefined;
-    if (!first) return;
-    const ms = this.runwayMs(first.stream);
-    if (ms <= 0) {
-      for (const job of entry.jobs) job.stop("runway");
-      return;
-    }
-    // setTimeout overflows past 2^31 - 1 ms (~24.8 days); re-arm at most hourly for long runways.
-    entry.timer = setTimeout(() => this.schedule(streamId), Math.min(Math.ceil(ms), 3_600_000));
-  }
-
-  /** Stops every job on a stream (it closed on-chain, or the agent shuts down). */
+  /** Stops every job on a stream (it closed or is being cancelled on-chain, or the agent shuts down). */
   stopStream(streamId: string, reason: StopReason): void {
     const entry = this.byStream.get(streamId);
     if (entry) for (const job of entry.jobs) job.stop(reason);
@@ -136,25 +124,26 @@ export class Meter {
     const now = performance.now();
     job.finished = true;
     const id = job.streamId;
+    clearTimeout(job.timer);
     const entry = this.byStream.get(id)!;
     entry.jobs.delete(job);
+    entry.reserved -= job.reservation;
     this.total--;
     let amount = 0n;
     let servedMs = 0;
     if (charge) {
       servedMs = job.elapsedMs(now);
       amount = chargeForMs(job.stream.ratePerSecond, servedMs);
+      // The trustless stop: the stop timer and the last token may overrun by a moment; never the bill.
+      if (amount > job.reservation) amount = job.reservation;
       const cap = job.stream.deposited - this.p.store.charged(id);
       if (amount > cap) amount = cap > 0n ? cap : 0n;
     }
     const cumulative = charge ? this.p.store.addCharge(id, amount, Math.round(servedMs)) : this.p.store.charged(id);
     if (charge) this.p.onCharge?.(id, amount, servedMs);
     if (entry.jobs.size === 0) {
-      clearTimeout(entry.timer);
       if (!entry.finalizing) this.byStream.delete(id);
       for (const resolve of entry.drained.splice(0)) resolve();
-    } else {
-      this.schedule(id);
     }
     return { amount, cumulative, servedMs, receipt: this.receipt(job.stream.id) };
   }
@@ -184,7 +173,7 @@ export class Meter {
     if (existing) return this.receipt(stream.id);
     let entry = this.byStream.get(id);
     if (!entry) {
-      entry = { jobs: new Set(), timer: undefined, finalizing: true, drained: [] };
+      entry = { jobs: new Set(), reserved: 0n, finalizing: true, drained: [] };
       this.byStream.set(id, entry);
     }
     entry.finalizing = true;

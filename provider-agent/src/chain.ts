@@ -117,8 +117,15 @@ export async function ensureRegistration(p: RegistrationParameters): Promise<Reg
 
 // ------------------------------------------------------------------------------------------ stream cache
 
-export type StreamStatusName = "open" | "settled" | "cancelled" | "closed";
-const STATUS_NAMES: Record<number, StreamStatusName> = { 1: "open", 2: "settled", 3: "cancelled", 4: "closed" };
+/** On-chain status (StreamStatus): "cancelling" = the sender cancelled and the recipient may still answer. */
+export type StreamStatusName = "open" | "settled" | "cancelled" | "closed" | "cancelling";
+const STATUS_NAMES: Record<number, StreamStatusName> = {
+  1: "open",
+  2: "settled",
+  3: "cancelled",
+  4: "closed",
+  5: "cancelling",
+};
 
 export type CachedStream = {
   id: bigint;
@@ -133,6 +140,12 @@ export type CachedStream = {
   /** Paid out on the recipient's side so far (withdrawals, settlements, closes). */
   withdrawn: bigint;
   status: StreamStatusName;
+  /** When a cancel stopped the stream from streaming (unix seconds); 0 while it streams. */
+  endTime: bigint;
+  /** Cancelling: until when the recipient may answer with its best voucher (unix seconds); else 0. */
+  challengeEndsAt: bigint;
+  /** The session key named in createStream (signs vouchers for the sender, no expiry), or address(0). */
+  sessionKey: Address;
   createdBlock: bigint;
 };
 
@@ -296,6 +309,9 @@ export class StreamCache {
             deposited: args.depositAmount as bigint,
             withdrawn: 0n,
             status: "open",
+            endTime: 0n,
+            challengeEndsAt: 0n,
+            sessionKey: (args.sessionKey as Address | undefined) ?? zeroAddress,
             createdBlock: ev.blockNumber!,
           };
           this.streams.set(s.id.toString(), s);
@@ -315,6 +331,18 @@ export class StreamCache {
           const s = this.get(args.streamId as bigint);
           if (!s) break;
           s.withdrawn += args.amount as bigint;
+          break;
+        }
+        case "StreamCancelling": {
+          const s = this.get(args.streamId as bigint);
+          if (!s) break;
+          // The cancel pushed back everything unstreamed, so what streamed (and when streaming stopped)
+          // follows from the deposit: streamed = deposited - senderAmount = rate x (endTime - startTime).
+          const streamed = s.deposited - (args.senderAmount as bigint);
+          s.status = "cancelling";
+          s.endTime = s.startTime + streamed / s.ratePerSecond;
+          s.challengeEndsAt = args.challengeEndsAt as bigint;
+          this.p.onStreamEvent?.(s, "cancelling");
           break;
         }
         case "StreamClosed": {

@@ -7,6 +7,7 @@
  * The loader, validators and key options are the SDK's (`@clawcompute/sdk/node`), shared with the
  * consumer agent and the keeper.
  */
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Address } from "viem";
 import {
@@ -19,13 +20,13 @@ import {
   keySecretFlags,
   loadOptions,
   optionsHelp,
+  parseEnvFile,
   parsers,
 } from "@clawcompute/sdk/node";
 
 export { ConfigError, parseEnvFile, readableByOthers } from "@clawcompute/sdk/node";
 
 export type Backend = "echo" | "openai";
-export type DepletedSettlement = "charged" | "none";
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 
 export type ProviderConfig = {
@@ -51,14 +52,14 @@ export type ProviderConfig = {
   payoutAddress: Address | undefined;
   payoutIntervalMs: number;
   withdrawOnShutdown: boolean;
-  settleGraceSeconds: number;
-  depletedSettlement: DepletedSettlement;
   dataDir: string;
   maxBodyBytes: number;
   corsOrigin: string;
   maxConcurrent: number;
   maxConcurrentPerStream: number;
   maxExpirySeconds: number;
+  maxRequestSeconds: number;
+  maxTokens: number;
   minRunwayMs: number;
   minDepositSeconds: number;
   pollIntervalMs: number;
@@ -138,23 +139,40 @@ export const OPTIONS: OptionSpec[] = [
   // Payment gate
   { key: "maxExpirySeconds", env: "PROVIDER_MAX_EXPIRY_SECONDS", flag: "--max-expiry-seconds", default: "600", parse: int(1, 86400),
     description: "Request signatures may expire at most this far in the future; longer-lived ones are refused." },
+  { key: "maxRequestSeconds", env: "PROVIDER_MAX_REQUEST_SECONDS", flag: "--max-request-seconds", default: "60",
+    parse: int(1, 86400),
+    description:
+      "The longest a request may run; it is cut off then. Also the credit extended per stream: price x this is " +
+      "how far a consumer's voucher may lag what was billed, and the most one request may be billed beyond what " +
+      "the provider can collect on-chain." },
+  { key: "maxTokens", env: "PROVIDER_MAX_TOKENS", flag: "--max-tokens", default: "4096", parse: int(1, 10_000_000),
+    description:
+      "The most tokens one answer may have; a request's max_tokens above it is lowered to it " +
+      '(the answer then ends with finish_reason "length").' },
   { key: "minRunwayMs", env: "PROVIDER_MIN_RUNWAY_MS", flag: "--min-runway-ms", default: "1000", parse: int(0, 3_600_000),
-    description: "A request is served only if its stream has at least this much serving time left (by money and by its stop time)." },
+    description:
+      "A request is served only if its stream can pay for at least this much serving time " +
+      "(by its deposit, its stop time, and its best voucher plus the credit)." },
   { key: "minDepositSeconds", env: "PROVIDER_MIN_DEPOSIT_SECONDS", flag: "--min-deposit-seconds", default: "60", parse: int(1, 10_000_000),
     description: "Smallest stream accepted, in seconds of the price: minimum deposit = price x this (told in every 402)." },
   // Payouts
   { key: "withdrawThreshold", env: "PROVIDER_WITHDRAW_THRESHOLD", flag: "--withdraw-threshold", derived: "price x 3600 (one hour of serving)", parse: uint(0n, MAX_UINT256),
-    description: "Withdraw (and settle finished streams) once collectable earnings reach this many asset units. 0 = at every payout tick." },
+    description:
+      "Withdraw from a stream with its best voucher once that voucher pays this many asset units more than was " +
+      "withdrawn, and withdraw the credited balance once it reaches this much. " +
+      "0 = whatever there is, at every payout tick." },
   { key: "payoutAddress", env: "PROVIDER_PAYOUT_ADDRESS", flag: "--payout-address", derived: "the provider wallet", parse: address,
-    description: "Where withdrawals are sent." },
+    description:
+      "Where withdrawBalance sends the credited balance (closes credit it). " +
+      "Voucher withdrawals are paid by StreamPay to the provider wallet itself." },
   { key: "payoutIntervalMs", env: "PROVIDER_PAYOUT_INTERVAL_MS", flag: "--payout-interval-ms", default: "60000", parse: int(100, 86_400_000),
-    description: "How often earnings are checked against the threshold (ms)." },
+    description:
+      "How often earnings are checked against the threshold (ms). " +
+      "Cancels to answer and session keys about to expire are checked every second regardless." },
   { key: "withdrawOnShutdown", env: "PROVIDER_WITHDRAW_ON_SHUTDOWN", flag: "--withdraw-on-shutdown", default: "true", parse: bool,
-    description: "Settle finished streams and withdraw everything on shutdown, whatever the threshold." },
-  { key: "settleGraceSeconds", env: "PROVIDER_SETTLE_GRACE_SECONDS", flag: "--settle-grace-seconds", default: "300", parse: int(0, 30 * 86400),
-    description: "After a final receipt, how long the consumer has to close the stream itself before the agent closes it at the receipt amount." },
-  { key: "depletedSettlement", env: "PROVIDER_DEPLETED_SETTLEMENT", flag: "--depleted-settlement", default: "charged", parse: oneOf<DepletedSettlement>("charged", "none"),
-    description: '"charged": a stream that ran past its stop time unclosed is closed at what the agent charged on it (the sender gets the rest back); "none": leave it (to the sender or a keeper).' },
+    description:
+      "On shutdown, withdraw with the best voucher of every stream that pays more than was withdrawn, " +
+      "and withdraw the credited balance, whatever the threshold." },
   // Operations
   { key: "dataDir", env: "PROVIDER_DATA_DIR", flag: "--data-dir", default: "./data", parse: nonEmpty(),
     description: "Folder for the agent's state (charges, nonces, receipts, payouts); keep it across restarts." },
@@ -233,12 +251,41 @@ export function loadConfig({ argv = process.argv.slice(2), env = process.env, cw
       problems.push("PROVIDER_BACKEND=openai needs PROVIDER_OPENAI_BASE_URL (--openai-base-url), e.g. http://127.0.0.1:11434/v1");
     }
   }
+  warnings.push(...removedOptionWarnings(env, loaded.envFile));
   if (config.dataDir) config.dataDir = resolve(cwd, config.dataDir);
   if (config.pidFile) config.pidFile = resolve(cwd, config.pidFile);
   if (config.deploymentsDir) config.deploymentsDir = resolve(cwd, config.deploymentsDir);
 
   if (problems.length) throw new ConfigError(problems);
   return { config, secrets, warnings, envFile: loaded.envFile, command };
+}
+
+/**
+ * Options that existed before metered streams. The recipient can no longer close a stream at what it
+ * charged: it collects with the consumer's vouchers only, so these have no meaning any more. Setting one
+ * is not an error (an old .env keeps working), but it is reported.
+ */
+const REMOVED_OPTIONS: Record<string, string> = {
+  PROVIDER_DEPLETED_SETTLEMENT:
+    "PROVIDER_DEPLETED_SETTLEMENT is no longer used: the agent collects only what the consumer's vouchers sign " +
+    "for (withdrawFromStream); a stream left open past its stop time + grace period is settled by time by any keeper.",
+  PROVIDER_SETTLE_GRACE_SECONDS:
+    "PROVIDER_SETTLE_GRACE_SECONDS is no longer used: after a final receipt the agent withdraws with the " +
+    "consumer's best voucher at the threshold or on shutdown; closing is the consumer's (with the final receipt).",
+};
+
+function removedOptionWarnings(env: NodeJS.ProcessEnv, envFile: string | undefined): string[] {
+  let fromFile: Record<string, string> = {};
+  if (envFile) {
+    try {
+      fromFile = parseEnvFile(readFileSync(envFile, "utf8"));
+    } catch {
+      // unreadable: the loader already reported it
+    }
+  }
+  return Object.entries(REMOVED_OPTIONS)
+    .filter(([name]) => (env[name] ?? fromFile[name] ?? "") !== "")
+    .map(([, message]) => message);
 }
 
 /** --help text: every option with its env variable, flag, default and description. */

@@ -30,6 +30,11 @@ export function createMetrics() {
     syncErrors: new Gauge({ name: "claw_provider_chain_sync_errors", help: "Failed chain syncs since start", registers: [registry] }),
     payouts: new Counter({ name: "claw_provider_payout_transactions_total", help: "Payout transactions by kind and result", labelNames: ["kind", "result"] as const, registers: [registry] }),
     withdrawn: new Counter({ name: "claw_provider_withdrawn_units_total", help: "Amount withdrawn with withdrawBalance (asset units)", registers: [registry] }),
+    streamWithdrawn: new Counter({
+      name: "claw_provider_stream_withdrawn_units_total",
+      help: "Amount withdrawn from streams with the consumers' vouchers (asset units)",
+      registers: [registry],
+    }),
     claimable: new Gauge({ name: "claw_provider_claimable_balance_units", help: "Claimable StreamPay balance at the last payout check (asset units)", registers: [registry] }),
   };
   return m;

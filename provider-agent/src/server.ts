@@ -28,8 +28,10 @@ import type { Metrics } from "./metrics.ts";
 
 export type ServerState = "starting" | "ready" | "draining";
 
+type ServerOptions = "model" | "maxBodyBytes" | "maxConcurrent" | "corsOrigin" | "drainTimeoutMs" | "maxTokens";
+
 export type ApiDeps = {
-  config: Pick<ProviderConfig, "model" | "maxBodyBytes" | "maxConcurrent" | "corsOrigin" | "drainTimeoutMs">;
+  config: Pick<ProviderConfig, ServerOptions>;
   /** Model name sent to the backend. */
   backendModel: string;
   backend: InferenceBackend;
@@ -52,7 +54,7 @@ class HttpError extends Error {
 }
 
 const PASSTHROUGH_PARAMS = ["temperature", "top_p", "stop", "seed", "presence_penalty", "frequency_penalty", "logit_bias", "user", "response_format"];
-const EXPOSED_HEADERS = [RECEIPT_HEADER, "x-request-id"].join(", ");
+const EXPOSED_HEADERS = [RECEIPT_HEADER, "x-request-id", "retry-after"].join(", ");
 const ALLOWED_HEADERS = ["content-type", "authorization", ...Object.values(PAYMENT_HEADERS)].join(", ");
 
 const ROUTE_NAMES: Record<string, string> = {
@@ -94,13 +96,22 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
     return { error };
   };
 
-  const sendError = (res: ServerResponse, status: number, code: string, message: string, details?: Record<string, string>, close = false) => {
+  const sendError = (
+    res: ServerResponse,
+    status: number,
+    code: string,
+    message: string,
+    details?: Record<string, string>,
+    close = false,
+    headers: Record<string, string> = {},
+  ) => {
     if (res.headersSent) {
       res.end();
       return;
     }
     metrics.refusals.inc({ code });
-    sendJson(res, status, errorBody(status, code, message, details), close ? { connection: "close" } : {});
+    const all = close ? { ...headers, connection: "close" } : headers;
+    sendJson(res, status, errorBody(status, code, message, details), all);
   };
 
   const readBody = (req: IncomingMessage): Promise<Buffer> =>
@@ -148,11 +159,12 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
     if (model !== config.model) throw new HttpError(404, "model_not_found", `This provider serves model "${config.model}", not "${model.slice(0, 100)}". GET /v1/models lists it.`);
   };
 
-  const maxTokensOf = (json: Record<string, unknown>): number | undefined => {
+  /** The request's max_tokens, lowered to PROVIDER_MAX_TOKENS: every answer's length is bounded. */
+  const maxTokensOf = (json: Record<string, unknown>): number => {
     const v = json.max_completion_tokens ?? json.max_tokens;
-    if (v === undefined || v === null) return undefined;
+    if (v === undefined || v === null) return config.maxTokens;
     if (!Number.isSafeInteger(v) || (v as number) < 1) throw new HttpError(400, "invalid_request", "`max_tokens` must be a positive integer.");
-    return v as number;
+    return Math.min(v as number, config.maxTokens);
   };
 
   const parseChat = (json: Record<string, unknown>): ParsedChat => {
@@ -282,7 +294,15 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
     const completionTokens = usage?.completion_tokens ?? tokens;
     const promptTokens = usage?.prompt_tokens ?? 0;
     const finalUsage: Usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
-    const billing = charge ? { charged: charge.amount.toString(), served_ms: Math.round(charge.servedMs * 1000) / 1000, cumulative: charge.cumulative.toString() } : undefined;
+    // `reserved`: the most this request could be billed (its charge stops there: the trustless stop).
+    const billing = charge
+      ? {
+          charged: charge.amount.toString(),
+          served_ms: Math.round(charge.servedMs * 1000) / 1000,
+          cumulative: charge.cumulative.toString(),
+          reserved: job!.reservation.toString(),
+        }
+      : undefined;
     if (job) {
       reqLog.info({ stop: stopReason, finishReason, tokens: completionTokens, servedMs: charge!.servedMs.toFixed(2), charged: charge!.amount.toString(), cumulative: charge!.cumulative.toString() }, "served");
     }
@@ -427,7 +447,11 @@ export function createApi(deps: ApiDeps): (req: IncomingMessage, res: ServerResp
     route(req, res, path, reqLog)
       .catch((error: unknown) => {
         if (error instanceof GateError) {
-          sendError(res, error.status, error.code, error.message, error.details);
+          // A refusal to a request that proved it speaks for its stream still carries the latest receipt.
+          const meter = deps.meter;
+          const receipt = error.streamId !== undefined && meter ? receiptHeader(meter.receipt(error.streamId)) : {};
+          const headers = { ...error.headers, ...receipt };
+          sendError(res, error.status, error.code, error.message, error.details, false, headers);
           reqLog.info({ status: error.status, code: error.code }, "refused");
         } else if (error instanceof HttpError) {
           sendError(res, error.status, error.code, error.message, undefined, error.status === 413);

@@ -4,7 +4,7 @@
  * libsecp256k1 and keccak256 in native code (prebuilt N-API bindings of the `secp256k1` and `keccak`
  * packages: ~50 µs per recovery against ~2.5 ms in
  * pure JS), so the payment gate stays well under a millisecond. Tests check every digest against the SDK's
- * viem-based `hashTypedData` and StreamPay's own `hashReceipt`.
+ * viem-based `hashTypedData` and StreamPay's own `hashSpend`, `hashSessionKey` and `hashReceipt`.
  */
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
@@ -41,13 +41,17 @@ const keccak: (bytes: Uint8Array) => Uint8Array = (() => {
   }
 })();
 
-function typeHash(name: string, fields: readonly { name: string; type: string }[]): Uint8Array {
-  return keccak(toBytes(`${name}(${fields.map((f) => `${f.type} ${f.name}`).join(",")})`));
+function encodeType(name: string, fields: readonly { name: string; type: string }[]): string {
+  return `${name}(${fields.map((f) => `${f.type} ${f.name}`).join(",")})`;
 }
 
-const REQUEST_TYPEHASH = typeHash("Request", paymentTypes.Request);
-const SESSION_TYPEHASH = typeHash("SessionKey", paymentTypes.SessionKey);
-const RECEIPT_TYPEHASH = typeHash("Receipt", paymentTypes.Receipt);
+const REQUEST_TYPEHASH = keccak(toBytes(encodeType("Request", paymentTypes.Request)));
+// EIP-712: a struct's type string is followed by those of the structs it references (here, Request).
+const SPEND_TYPEHASH = keccak(
+  toBytes(encodeType("Spend", paymentTypes.Spend) + encodeType("Request", paymentTypes.Request)),
+);
+const SESSION_TYPEHASH = keccak(toBytes(encodeType("SessionKey", paymentTypes.SessionKey)));
+const RECEIPT_TYPEHASH = keccak(toBytes(encodeType("Receipt", paymentTypes.Receipt)));
 
 /** Writes `value` (0 <= value < 2^256) big-endian into buf[offset..offset+32). */
 function writeUint256(buf: Buffer, offset: number, value: bigint): void {
@@ -125,13 +129,23 @@ export class PaymentSigner {
     return keccak(buf);
   }
 
-  requestDigest(streamId: bigint, bodyHash: Hex, nonce: bigint, expiry: bigint): Uint8Array {
-    const buf = Buffer.allocUnsafe(160);
+  /** EIP-712 hashStruct of the Request a voucher was sent with (StreamPay's `Voucher.request`). */
+  requestHash(bodyHash: Hex, nonce: bigint, expiry: bigint): Uint8Array {
+    const buf = Buffer.allocUnsafe(128);
     buf.set(REQUEST_TYPEHASH, 0);
+    writeBytes32Hex(buf, 32, bodyHash);
+    writeUint256(buf, 64, nonce);
+    writeUint256(buf, 96, expiry);
+    return keccak(buf);
+  }
+
+  /** The digest of a spend voucher: what the request's signature signs (equals `StreamPay.hashSpend`). */
+  spendDigest(streamId: bigint, cumulative: bigint, requestHash: Uint8Array): Uint8Array {
+    const buf = Buffer.allocUnsafe(128);
+    buf.set(SPEND_TYPEHASH, 0);
     writeUint256(buf, 32, streamId);
-    writeBytes32Hex(buf, 64, bodyHash);
-    writeUint256(buf, 96, nonce);
-    writeUint256(buf, 128, expiry);
+    writeUint256(buf, 64, cumulative);
+    buf.set(requestHash, 96);
     return this.digest(keccak(buf));
   }
 

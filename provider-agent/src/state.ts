@@ -1,5 +1,6 @@
 /**
  * The agent's durable state: per stream what it charged and served, the final receipt it issued, the
+ * best spend voucher the consumer sent (what the agent can collect on-chain without the consumer), the
  * request nonces it accepted (replay protection across restarts), and every payout transaction it sent.
  *
  * Layout (one folder per chain + StreamPay + provider id):
@@ -8,13 +9,84 @@
  *                  so a crash between "snapshot renamed" and "journal truncated" never applies a change twice
  *   lock           pid of the agent using the folder (two agents on one state would double-count)
  * Charges are journalled before the receipt that includes them leaves the process, so a restart (or a
- * crash) never forgets usage a consumer holds a receipt for, and never counts it twice.
+ * crash) never forgets usage a consumer holds a receipt for, and never counts it twice. A better voucher is
+ * journalled in the same line as the nonce of the request that carried it, before that request is served.
  */
 import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import type { Hex } from "viem";
+import type { Address, Hex } from "viem";
 
 export type FinalReceipt = { amount: bigint; signature: Hex; at: number };
+
+/**
+ * A spend voucher with everything StreamPay needs to pay on it: the consumer agrees to pay `cumulative`
+ * in all on the stream. The signature is over `Spend{streamId, cumulative, request}`, where the request is
+ * the HTTP request that carried it (body hash, nonce, expiry).
+ */
+export type StoredVoucher = {
+  cumulative: bigint;
+  bodyHash: Hex;
+  nonce: bigint;
+  expiry: bigint;
+  signature: Hex;
+  /** The session key that signed it; absent when the sender signed. */
+  sessionKey?: Address;
+  /** The sender's SessionKey authorisation; absent for the key named at creation (which never expires). */
+  sessionExpiry?: bigint;
+  sessionSignature?: Hex;
+};
+
+/** Unix second after which StreamPay refuses the voucher (its session key's authorisation ends), or undefined. */
+export function voucherExpiry(v: StoredVoucher): bigint | undefined {
+  return v.sessionSignature ? v.sessionExpiry : undefined;
+}
+
+/**
+ * Whether `candidate` should replace `current` as a stream's best voucher: it claims more, or as much and
+ * stays valid on-chain for longer (a new session key re-signing the same amount outlives the old one).
+ */
+export function isBetterVoucher(candidate: StoredVoucher, current: StoredVoucher | undefined): boolean {
+  if (!current) return true;
+  if (candidate.cumulative !== current.cumulative) return candidate.cumulative > current.cumulative;
+  const mine = voucherExpiry(candidate);
+  const theirs = voucherExpiry(current);
+  if (theirs === undefined) return false;
+  return mine === undefined || mine > theirs;
+}
+
+type WireVoucher = { c: string; b: Hex; n: string; e: string; sig: Hex; k?: Address; ke?: string; ks?: Hex };
+
+function toWire(v: StoredVoucher): WireVoucher {
+  const w: WireVoucher = {
+    c: v.cumulative.toString(),
+    b: v.bodyHash,
+    n: v.nonce.toString(),
+    e: v.expiry.toString(),
+    sig: v.signature,
+  };
+  if (v.sessionKey) w.k = v.sessionKey;
+  if (v.sessionSignature) {
+    w.ke = (v.sessionExpiry ?? 0n).toString();
+    w.ks = v.sessionSignature;
+  }
+  return w;
+}
+
+function fromWire(w: WireVoucher): StoredVoucher {
+  const v: StoredVoucher = {
+    cumulative: BigInt(w.c),
+    bodyHash: w.b,
+    nonce: BigInt(w.n),
+    expiry: BigInt(w.e),
+    signature: w.sig,
+  };
+  if (w.k) v.sessionKey = w.k;
+  if (w.ks) {
+    v.sessionExpiry = BigInt(w.ke ?? "0");
+    v.sessionSignature = w.ks;
+  }
+  return v;
+}
 
 export type StreamLedger = {
   /** Cumulative amount charged on the stream (asset units). */
@@ -23,21 +95,27 @@ export type StreamLedger = {
   servedMs: number;
   requests: number;
   final?: FinalReceipt;
+  /** The best voucher the consumer sent (see {@link isBetterVoucher}). */
+  best?: StoredVoucher;
 };
 
-export type TxKind = "withdrawBalance" | "closeByRecipient";
+export type TxKind = "withdrawBalance" | "withdrawFromStream" | "closeByRecipient";
 export type TxRecord = {
   hash: Hex;
   kind: TxKind;
   streamId?: string;
-  /** Expected amount (closeByRecipient: the close amount; withdrawBalance: the balance withdrawn). */
+  /**
+   * Expected amount: withdrawFromStream and closeByRecipient, the voucher's cumulative amount;
+   * withdrawBalance, the balance withdrawn.
+   */
   amount: bigint;
   state: "pending" | "confirmed" | "failed";
   at: number;
 };
 
 type JournalEntry =
-  | { q: number; op: "nonce"; s: string; n: string; e: number }
+  | { q: number; op: "nonce"; s: string; n: string; e: number; v?: WireVoucher }
+  | { q: number; op: "voucher"; s: string; v: WireVoucher }
   | { q: number; op: "charge"; s: string; c: string; ms: number; r: number }
   | { q: number; op: "final"; s: string; a: string; sig: Hex; at: number }
   | { q: number; op: "tx"; h: Hex; k: TxKind; s?: string; a: string; st: TxRecord["state"]; at: number };
@@ -47,7 +125,16 @@ type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : n
 type Snapshot = {
   version: 1;
   seq: number;
-  streams: Record<string, { charged: string; servedMs: number; requests: number; final?: { amount: string; signature: Hex; at: number } }>;
+  streams: Record<
+    string,
+    {
+      charged: string;
+      servedMs: number;
+      requests: number;
+      final?: { amount: string; signature: Hex; at: number };
+      best?: WireVoucher;
+    }
+  >;
   nonces: Record<string, number>;
   txs: Array<{ hash: Hex; kind: TxKind; streamId?: string; amount: string; state: TxRecord["state"]; at: number }>;
 };
@@ -99,6 +186,7 @@ export class StateStore {
           servedMs: s.servedMs,
           requests: s.requests,
           final: s.final ? { amount: BigInt(s.final.amount), signature: s.final.signature, at: s.final.at } : undefined,
+          best: s.best ? fromWire(s.best) : undefined,
         });
       }
       for (const [k, e] of Object.entries(snap.nonces)) this.nonces.set(k, e);
@@ -144,6 +232,10 @@ export class StateStore {
     switch (e.op) {
       case "nonce":
         this.nonces.set(`${e.s}:${e.n}`, e.e);
+        if (e.v) this.offer(e.s, fromWire(e.v));
+        break;
+      case "voucher":
+        this.offer(e.s, fromWire(e.v));
         break;
       case "charge": {
         const l = this.ledgerMut(e.s);
@@ -171,6 +263,12 @@ export class StateStore {
     if (++this.journalEntries >= this.compactEvery) this.compact();
   }
 
+  /** Keeps `v` as the stream's best voucher if it is better (the same decision when a journal is replayed). */
+  private offer(streamId: string, v: StoredVoucher): void {
+    const l = this.ledgerMut(streamId);
+    if (isBetterVoucher(v, l.best)) l.best = v;
+  }
+
   private ledgerMut(streamId: string): StreamLedger {
     let l = this.streams.get(streamId);
     if (!l) {
@@ -194,6 +292,10 @@ export class StateStore {
     return [...this.streams.keys()];
   }
 
+  bestVoucher(streamId: string): StoredVoucher | undefined {
+    return this.streams.get(streamId)?.best;
+  }
+
   hasNonce(streamId: string, nonce: string): boolean {
     return this.nonces.has(`${streamId}:${nonce}`);
   }
@@ -208,9 +310,21 @@ export class StateStore {
 
   // ----------------------------------------------------------------- writes
 
-  /** Records a used nonce (kept until its signature expires). */
-  addNonce(streamId: string, nonce: string, expiry: number): void {
-    this.write({ op: "nonce", s: streamId, n: nonce, e: expiry });
+  /**
+   * Records a used nonce (kept until its signature expires) and, in the same journal line, the voucher its
+   * request carried when that voucher is better than the stream's best.
+   */
+  addNonce(streamId: string, nonce: string, expiry: number, voucher?: StoredVoucher): void {
+    const better = voucher !== undefined && isBetterVoucher(voucher, this.bestVoucher(streamId));
+    const entry = { op: "nonce" as const, s: streamId, n: nonce, e: expiry };
+    this.write(better ? { ...entry, v: toWire(voucher) } : entry);
+  }
+
+  /** Keeps a voucher that came with a request that was not served, when it is better. Returns whether it was. */
+  offerVoucher(streamId: string, voucher: StoredVoucher): boolean {
+    if (!isBetterVoucher(voucher, this.bestVoucher(streamId))) return false;
+    this.write({ op: "voucher", s: streamId, v: toWire(voucher) });
+    return true;
   }
 
   /** Adds a charge; returns the new cumulative amount. Journalled before it returns. */
@@ -254,6 +368,7 @@ export class StateStore {
             servedMs: l.servedMs,
             requests: l.requests,
             final: l.final ? { amount: l.final.amount.toString(), signature: l.final.signature, at: l.final.at } : undefined,
+            best: l.best ? toWire(l.best) : undefined,
           },
         ]),
       ),

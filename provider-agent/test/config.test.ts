@@ -101,6 +101,32 @@ describe("configuration", () => {
     expect(problemsOf(() => loadConfig({ argv: ["--keystore", file], env: base, cwd: dir }))).toContainEqual(expect.stringContaining("both set"));
   });
 
+  it("bounds each request (seconds and tokens) with defaults 60 and 4096, and validates them", () => {
+    const { config } = loadConfig({ argv: [], env: base, cwd: tmpdir() });
+    expect(config).toMatchObject({ maxRequestSeconds: 60, maxTokens: 4096 });
+    const argv = ["--max-request-seconds", "5", "--max-tokens", "100"];
+    const { config: set } = loadConfig({ argv, env: base, cwd: tmpdir() });
+    expect(set).toMatchObject({ maxRequestSeconds: 5, maxTokens: 100 });
+    const env = { ...base, PROVIDER_MAX_REQUEST_SECONDS: "0", PROVIDER_MAX_TOKENS: "lots" };
+    const problems = problemsOf(() => loadConfig({ argv: [], env, cwd: tmpdir() }));
+    expect(problems.find((p) => p.startsWith("PROVIDER_MAX_REQUEST_SECONDS"))).toContain('"0"');
+    expect(problems.find((p) => p.startsWith("PROVIDER_MAX_TOKENS"))).toContain('"lots"');
+  });
+
+  it("says so when a removed settlement option is still set (env or env file), without failing", () => {
+    const dir = mkdtempSync(join(tmpdir(), "claw-env-"));
+    const file = join(dir, ".env");
+    writeFileSync(file, "PROVIDER_SETTLE_GRACE_SECONDS=300\n", { mode: 0o600 });
+    const env = { PROVIDER_PRIVATE_KEY: KEY, PROVIDER_DEPLETED_SETTLEMENT: "charged" };
+    const loaded = loadConfig({ argv: [], env, cwd: dir });
+    expect(loaded.warnings).toEqual([
+      expect.stringContaining("PROVIDER_DEPLETED_SETTLEMENT is no longer used"),
+      expect.stringContaining("PROVIDER_SETTLE_GRACE_SECONDS is no longer used"),
+    ]);
+    const asFlag = problemsOf(() => loadConfig({ argv: ["--depleted-settlement=charged"], env: base, cwd: tmpdir() }));
+    expect(asFlag).toEqual(["unknown option --depleted-settlement"]);
+  });
+
   it(".env.example documents every option and matches the declarations", () => {
     const example = readFileSync(join(agentDir, ".env.example"), "utf8");
     expect(example).toBe(envExample());

@@ -167,7 +167,7 @@ describe("the payment gate refuses every bad input", () => {
     expect(json.payment.providerId).toBe(providerId.toString());
   });
 
-  it("a cancelled stream → 402 stream_closed", async () => {
+  it("a stream its sender cancelled (cancelling on-chain) → 402 stream_closed", async () => {
     const doomed = await consumer.openStream(providerId, PRICE * 60n);
     const hash = await consumer.wallet.writeContract({ address: ctx.deployment.contracts.StreamPay.address, abi: streamPayAbi, functionName: "cancelStream", args: [doomed] });
     await ctx.publicClient.waitForTransactionReceipt({ hash });

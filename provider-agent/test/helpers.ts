@@ -16,6 +16,7 @@ import {
   http,
   parseEventLogs,
   toHex,
+  zeroAddress,
 } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import {
@@ -33,9 +34,10 @@ import { type ManagedProcess, freePort, startProcess, waitFor } from "@clawcompu
 
 export const agentDir = fileURLToPath(new URL("../", import.meta.url));
 
-export function chainContext() {
-  const rpcUrl = inject("rpcUrl");
-  const deploymentsDir = inject("deploymentsDir");
+/** The shared dev chain of every test file, or (tests that move chain time) a chain of their own. */
+export function chainContext(own?: { rpcUrl: string; deploymentsDir: string }) {
+  const rpcUrl = own?.rpcUrl ?? inject("rpcUrl");
+  const deploymentsDir = own?.deploymentsDir ?? inject("deploymentsDir");
   const deployment: Deployment = loadDeployment(31337, deploymentsDir);
   const chain = { ...localChain, rpcUrls: { default: { http: [rpcUrl] } } };
   const publicClient = createPublicClient({ chain, transport: http(rpcUrl) });
@@ -136,19 +138,45 @@ export async function providerIdOf(ctx: ChainContext, wallet: Address, model: st
   return ctx.publicClient.readContract({ address: ctx.deployment.contracts.ComputeRegistry.address, abi: computeRegistryAbi, functionName: "providerIdOf", args: [wallet, model] });
 }
 
-/** A consumer: opens streams and signs requests exactly as a client of the SDK does. */
+export type SignExtras = {
+  session?: SessionAuthorization;
+  signer?: PrivateKeyAccount;
+  nonce?: bigint;
+  expiry?: bigint;
+  /** The voucher to send (default: the last receipt accepted on the stream, see {@link Consumer.accept}). */
+  cumulative?: bigint;
+};
+
+/**
+ * A consumer: opens streams and signs requests exactly as a client of the SDK does. Every request carries
+ * a voucher for what it accepted so far on the stream: the amount of the last receipt it accepted.
+ */
 export class Consumer {
   readonly wallet;
+  private readonly accepted = new Map<bigint, bigint>();
+  /** Unix seconds "now" for signatures (default: the wall clock; tests that move chain time pass its clock). */
+  clock: () => number = () => Math.floor(Date.now() / 1000);
+
   constructor(readonly ctx: ChainContext, readonly account: PrivateKeyAccount) {
     this.wallet = walletClient(ctx, account);
   }
 
-  async openStream(providerId: bigint, deposit: bigint, maxRate = deposit): Promise<bigint> {
+  /** Records a receipt as accepted: later requests on the stream carry a voucher for its amount. */
+  accept(streamId: bigint, amount: bigint | string): void {
+    const value = BigInt(amount);
+    if (value > (this.accepted.get(streamId) ?? 0n)) this.accepted.set(streamId, value);
+  }
+
+  acceptedOn(streamId: bigint): bigint {
+    return this.accepted.get(streamId) ?? 0n;
+  }
+
+  async openStream(providerId: bigint, deposit: bigint, maxRate = deposit, sessionKey: Address = zeroAddress) {
     const hash = await this.wallet.writeContract({
       address: this.ctx.deployment.contracts.StreamPay.address,
       abi: streamPayAbi,
       functionName: "createStream",
-      args: [providerId, maxRate, deposit],
+      args: [providerId, maxRate, deposit, sessionKey],
       value: deposit,
     });
     const receipt = await this.ctx.publicClient.waitForTransactionReceipt({ hash });
@@ -164,17 +192,32 @@ export class Consumer {
       const h = await this.wallet.writeContract({ address: token, abi: testTokenAbi, functionName, args: args as never });
       await this.ctx.publicClient.waitForTransactionReceipt({ hash: h });
     }
-    const hash = await this.wallet.writeContract({ address: sp, abi: streamPayAbi, functionName: "createStream", args: [providerId, deposit, deposit] });
+    const hash = await this.wallet.writeContract({
+      address: sp,
+      abi: streamPayAbi,
+      functionName: "createStream",
+      args: [providerId, deposit, deposit, zeroAddress],
+    });
     const receipt = await this.ctx.publicClient.waitForTransactionReceipt({ hash });
     const [created] = parseEventLogs({ abi: streamPayAbi, logs: receipt.logs, eventName: "StreamCreated" });
     return created.args.streamId;
   }
 
-  headers(streamId: bigint, body: string, extra: { session?: SessionAuthorization; signer?: PrivateKeyAccount; nonce?: bigint; expiry?: bigint } = {}) {
-    return createPaymentHeaders({ signer: extra.signer ?? this.account, domain: this.ctx.domain, streamId, body, session: extra.session, nonce: extra.nonce, expiry: extra.expiry });
+  headers(streamId: bigint, body: string, extra: SignExtras = {}) {
+    return createPaymentHeaders({
+      signer: extra.signer ?? this.account,
+      domain: this.ctx.domain,
+      streamId,
+      cumulative: extra.cumulative ?? this.acceptedOn(streamId),
+      body,
+      session: extra.session,
+      nonce: extra.nonce,
+      expiry: extra.expiry,
+      now: this.clock(),
+    });
   }
 
-  async post(url: string, streamId: bigint | undefined, bodyObj: unknown, extra: Parameters<Consumer["headers"]>[2] = {}) {
+  async post(url: string, streamId: bigint | undefined, bodyObj: unknown, extra: SignExtras = {}) {
     const body = typeof bodyObj === "string" ? bodyObj : JSON.stringify(bodyObj);
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (streamId !== undefined) Object.assign(headers, await this.headers(streamId, body, extra));
@@ -185,6 +228,47 @@ export class Consumer {
     const hash = await this.wallet.writeContract({ address: this.ctx.deployment.contracts.StreamPay.address, abi: streamPayAbi, functionName: "closeWithReceipt", args: [streamId, amount, signature] });
     return this.ctx.publicClient.waitForTransactionReceipt({ hash });
   }
+
+  /** The sender's unilateral cancel. */
+  async cancel(streamId: bigint) {
+    const hash = await this.wallet.writeContract({
+      address: this.ctx.deployment.contracts.StreamPay.address,
+      abi: streamPayAbi,
+      functionName: "cancelStream",
+      args: [streamId],
+    });
+    const receipt = await this.ctx.publicClient.waitForTransactionReceipt({ hash });
+    if (receipt.status !== "success") throw new Error(`cancelStream(${streamId}) reverted`);
+    return receipt;
+  }
+}
+
+/**
+ * Waits until `amount` has streamed by the next block's time: a consumer closing with a receipt right after
+ * the answer would otherwise pay only what whole chain seconds allow (the receipt is measured in ms).
+ */
+export async function waitStreamed(ctx: ChainContext, streamId: bigint, amount: bigint): Promise<void> {
+  const address = ctx.deployment.contracts.StreamPay.address;
+  const streamed = () =>
+    ctx.publicClient.readContract({
+      address,
+      abi: streamPayAbi,
+      functionName: "streamedAmountOf",
+      args: [streamId],
+      blockTag: "pending",
+    });
+  await waitFor(`stream ${streamId} to stream ${amount}`, async () => (await streamed()) >= amount, 30_000, 100);
+}
+
+/** Moves the chain's clock forward and mines a block at the new time (anvil). */
+export async function increaseTime(ctx: ChainContext, seconds: number): Promise<void> {
+  await ctx.publicClient.request({ method: "evm_increaseTime" as never, params: [toHex(seconds)] as never });
+  await ctx.publicClient.request({ method: "evm_mine" as never, params: [] as never });
+}
+
+/** The latest block's timestamp (unix seconds). */
+export async function chainNow(ctx: ChainContext): Promise<number> {
+  return Number((await ctx.publicClient.getBlock({ blockTag: "latest" })).timestamp);
 }
 
 export async function streamView(ctx: ChainContext, streamId: bigint) {
@@ -211,14 +295,14 @@ export async function readSSE(res: Response) {
   return { text, last: chunks.at(-1)!, done, chunks };
 }
 
-export async function latestReceipt(agentUrl: string, consumer: Consumer, streamId: bigint) {
-  const res = await fetch(`${agentUrl}/v1/receipts/latest`, { headers: await consumer.headers(streamId, "") });
+export async function latestReceipt(agentUrl: string, consumer: Consumer, streamId: bigint, extra: SignExtras = {}) {
+  const res = await fetch(`${agentUrl}/v1/receipts/latest`, { headers: await consumer.headers(streamId, "", extra) });
   if (res.status !== 200) throw new Error(`latest receipt: ${res.status} ${await res.text()}`);
   return (await res.json()).receipt as { streamId: string; amount: string; final: boolean; signature: Hex };
 }
 
-export async function finalReceipt(agentUrl: string, consumer: Consumer, streamId: bigint) {
-  const res = await consumer.post(`${agentUrl}/v1/receipts/final`, streamId, "");
+export async function finalReceipt(agentUrl: string, consumer: Consumer, streamId: bigint, extra: SignExtras = {}) {
+  const res = await consumer.post(`${agentUrl}/v1/receipts/final`, streamId, "", extra);
   if (res.status !== 200) throw new Error(`final receipt: ${res.status} ${await res.text()}`);
   return (await res.json()).receipt as { streamId: string; amount: string; final: boolean; signature: Hex };
 }

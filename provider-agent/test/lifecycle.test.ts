@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { privateKeyToAccount } from "viem/accounts";
-import { computeRegistryAbi, testTokenAbi } from "@clawcompute/sdk";
+import { computeRegistryAbi, streamPayAbi, testTokenAbi } from "@clawcompute/sdk";
 import { waitFor } from "@clawcompute/scripts/lib/processes.ts";
 import { ensureRegistration, makeClients } from "../src/chain.ts";
 import {
@@ -27,6 +27,7 @@ import {
   removeDir,
   startAgent,
   streamView,
+  waitStreamed,
   withdrawals,
 } from "./helpers.ts";
 
@@ -165,7 +166,7 @@ describe("agent lifecycle", () => {
     expect(w.length).toBe(1);
   }, 120_000);
 
-  it("past the threshold it settles abandoned final receipts itself and withdraws in one go (TestUSD)", async () => {
+  it("withdraws from a stream by voucher past the threshold, the credited balance on shutdown (TestUSD)", async () => {
     const provider = await fundedWallet(ctx);
     const wallet = provider.account.address;
     const model = "lifecycle-threshold";
@@ -180,46 +181,84 @@ describe("agent lifecycle", () => {
       PROVIDER_ECHO_MAX_TOKENS: "1000",
       PROVIDER_WITHDRAW_THRESHOLD: (price * 2n).toString(), // two seconds of serving
       PROVIDER_PAYOUT_INTERVAL_MS: "250",
-      PROVIDER_SETTLE_GRACE_SECONDS: "0",
-      PROVIDER_WITHDRAW_ON_SHUTDOWN: "false",
+      PROVIDER_WITHDRAW_ON_SHUTDOWN: "true",
       PROVIDER_LOG_LEVEL: process.env.AGENT_LOG_LEVEL ?? "info",
     });
     const providerId = await providerIdOf(ctx, wallet, model);
     const consumer = new Consumer(ctx, (await fundedWallet(ctx)).account);
     const tokenBalance = () => ctx.publicClient.readContract({ address: token, abi: testTokenAbi, functionName: "balanceOf", args: [wallet] });
+    const sp = ctx.deployment.contracts.StreamPay.address;
+    const withdrawnEvents = (args: { recipient?: `0x${string}`; streamId?: bigint }) =>
+      ctx.publicClient.getContractEvents({
+        address: sp,
+        abi: streamPayAbi,
+        eventName: "StreamWithdrawn",
+        args,
+        fromBlock: 0n,
+      });
+    const voucherWithdrawals = async () => (await withdrawnEvents({ recipient: wallet })).map((e) => e.args);
 
-    // Stream 1: about half a second of serving; final receipt; the consumer walks away.
+    // Stream 1: about half a second of serving; the consumer accepts the receipt and asks for the final
+    // one with a voucher for it. Below the threshold: nothing moves.
     const s1 = await consumer.openTokenStream(providerId, price * 600n);
     const r1 = await consumer.post(`${agent.url}/v1/chat/completions`, s1, chatBody(model, "short", { max_tokens: 10 }));
     expect(r1.status).toBe(200);
+    consumer.accept(s1, (await r1.json()).claw_receipt.amount);
     const f1 = await finalReceipt(agent.url, consumer, s1);
     const a1 = BigInt(f1.amount);
+    expect(a1).toBe(consumer.acceptedOn(s1));
     expect(a1).toBeGreaterThan(0n);
     expect(a1).toBeLessThan(price * 2n);
     await new Promise((r) => setTimeout(r, 3500)); // many payout rounds: below the threshold, nothing moves
-    expect((await streamView(ctx, s1)).status).toBe(1);
+    expect((await streamView(ctx, s1)).withdrawn).toBe(0n);
     expect(await tokenBalance()).toBe(0n);
 
-    // Stream 2: two more seconds of serving push the total past the threshold.
+    // Stream 2: more than two seconds of serving, signed for: withdrawn by voucher, straight to the wallet.
     const s2 = await consumer.openTokenStream(providerId, price * 600n);
     const r2 = await consumer.post(`${agent.url}/v1/chat/completions`, s2, chatBody(model, Array.from({ length: 60 }, (_, i) => `word${i}`).join(" "), { max_tokens: 45 }));
     expect(r2.status).toBe(200);
+    consumer.accept(s2, (await r2.json()).claw_receipt.amount);
     const f2 = await finalReceipt(agent.url, consumer, s2);
     const a2 = BigInt(f2.amount);
-    expect(a1 + a2).toBeGreaterThanOrEqual(price * 2n);
-    await waitFor("the payout", async () => (await withdrawals(ctx, wallet)).length > 0, 30_000, 250);
+    expect(a2).toBeGreaterThanOrEqual(price * 2n);
+    await waitFor("the voucher withdrawal", async () => (await voucherWithdrawals()).length > 0, 30_000, 250);
+    // It pays min(voucher, streamed by the block's time): the agent may withdraw once that passes the
+    // threshold, before the whole voucher has streamed.
+    const [w2] = await withdrawnEvents({ streamId: s2 });
+    const at = (await ctx.publicClient.getBlock({ blockNumber: w2.blockNumber })).timestamp;
+    const streamedThen = price * (at - (await streamView(ctx, s2)).startTime);
+    const paid = a2 < streamedThen ? a2 : streamedThen;
+    expect(paid).toBeGreaterThanOrEqual(price * 2n);
+    const expected = { streamId: s2, recipient: wallet, caller: wallet, amount: paid, cumulative: a2 };
+    expect(await voucherWithdrawals()).toEqual([expected]);
+    expect(await tokenBalance()).toBe(paid);
+    expect(await claimable(ctx, wallet, token)).toBe(0n);
+
+    // The consumer closes both with their final receipts: stream 1's receipt is credited to the balance,
+    // stream 2's close adds what its withdrawal had not paid yet; each refund is the rest of the deposit.
+    for (const [s, a] of [[s1, a1], [s2, a2]] as const) await waitStreamed(ctx, s, a);
+    await consumer.closeWithReceipt(s1, a1, f1.signature);
+    await consumer.closeWithReceipt(s2, a2, f2.signature);
     for (const [s, a] of [[s1, a1], [s2, a2]] as const) {
       const view = await streamView(ctx, s);
-      expect(view.status).toBe(4); // Closed by the provider at its final receipt
+      expect(view.status).toBe(4); // Closed with the final receipt
       expect(view.withdrawn).toBe(a);
       expect(view.refunded).toBe(price * 600n - a);
     }
+    const credited = a1 + (a2 - paid);
+    expect(await claimable(ctx, wallet, token)).toBe(credited);
+    expect(credited).toBeLessThan(price * 2n); // below the threshold: kept until shutdown
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await withdrawals(ctx, wallet)).toHaveLength(0);
+
+    // Shutdown takes the credited balance once.
+    expect(await agent.stop()).toBe(0);
     const w = await withdrawals(ctx, wallet);
-    expect(w).toHaveLength(1); // one withdrawal for both streams
-    expect(w[0].asset).toBe(token);
-    expect(w[0].amount).toBe(a1 + a2);
+    expect(w).toHaveLength(1);
+    expect(w[0]).toMatchObject({ asset: token, amount: credited, to: wallet });
     expect(await tokenBalance()).toBe(a1 + a2);
     expect(await claimable(ctx, wallet, token)).toBe(0n);
+    expect(await voucherWithdrawals()).toHaveLength(1); // nothing withdrawn twice
     expect(privateKeyToAccount(provider.key).address).toBe(wallet);
   }, 120_000);
 

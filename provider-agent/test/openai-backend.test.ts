@@ -1,7 +1,8 @@
 /**
  * The `openai` backend against a local server speaking the OpenAI protocol: answers stream through the
- * gate with the API key and backend model name; a backend that fails (at once or mid-stream) gets the
- * client a 502 (or an SSE error event once streaming began) and is not charged.
+ * gate with the API key, backend model name and the provider's bound on tokens; a backend that fails
+ * (at once or mid-stream) gets the client a 502 (or an SSE error event once streaming began) and is not
+ * charged.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import OpenAI from "openai";
@@ -60,8 +61,18 @@ describe("openai-compatible backend", () => {
     expect(text).toBe("Hello from the fake backend.");
     const seen = fake.requests.at(-1)!;
     expect(seen.headers.authorization).toBe("Bearer sk-test-secret-123");
-    expect(seen.body).toMatchObject({ model: "backend-model", stream: true, temperature: 0.2 });
+    // No max_tokens asked: the provider's bound (PROVIDER_MAX_TOKENS, default 4096) is sent.
+    expect(seen.body).toMatchObject({ model: "backend-model", stream: true, temperature: 0.2, max_tokens: 4096 });
     expect(await latest()).toBeGreaterThan(0n);
+  });
+
+  it("a request's max_tokens is passed on, lowered to PROVIDER_MAX_TOKENS when above it", async () => {
+    for (const [asked, sent] of [[7, 7], [1_000_000, 4096]]) {
+      const body = chatBody(MODEL, "bounded", { max_tokens: asked });
+      const res = await consumer.post(`${agent.url}/v1/chat/completions`, streamId, body);
+      expect(res.status).toBe(200);
+      expect(fake.requests.at(-1)!.body.max_tokens).toBe(sent);
+    }
   });
 
   it("non-streamed answers are collected from the backend stream", async () => {

@@ -50,8 +50,18 @@ describe("serving paid inference", () => {
 
   it("the official openai client streams an answer, with a signed cumulative receipt on the last chunk", async () => {
     const streamId = await consumer.openStream(providerId, PRICE * 600n);
-    // The SDK's paymentFetch signs the exact body the client sends, per request.
-    const client = new OpenAI({ baseURL: `${agent.url}/v1`, apiKey: "unused", fetch: paymentFetch({ signer: consumer.account, domain: ctx.domain, streamId }) });
+    // The SDK's paymentFetch signs the exact body the client sends, per request, with a voucher for what
+    // was accepted so far.
+    const client = new OpenAI({
+      baseURL: `${agent.url}/v1`,
+      apiKey: "unused",
+      fetch: paymentFetch({
+        signer: consumer.account,
+        domain: ctx.domain,
+        streamId,
+        cumulative: () => consumer.acceptedOn(streamId),
+      }),
+    });
     const stream = await client.chat.completions.create({ model: MODEL, stream: true, messages: [{ role: "user", content: "Say something nice" }] });
     let text = "";
     let last: (typeof stream extends AsyncIterable<infer C> ? C : never) | undefined;
@@ -66,6 +76,7 @@ describe("serving paid inference", () => {
     expect(receipt.final).toBe(false);
     expect(BigInt(receipt.amount)).toBeGreaterThan(0n);
     expect(await recoverReceiptSigner(ctx.domain, { streamId, amount: BigInt(receipt.amount), final: false }, receipt.signature)).toBe(providerAddress);
+    consumer.accept(streamId, receipt.amount);
 
     // Non-streamed, with per-request headers: the client sends JSON.stringify(params), so sign exactly that.
     const params = { model: MODEL, messages: [{ role: "user" as const, content: "second question" }] };
@@ -103,6 +114,7 @@ describe("serving paid inference", () => {
       const json = await res.json();
       expect(BigInt(json.claw_receipt.amount)).toBe(cumulative + BigInt(json.claw_billing.charged));
       cumulative = BigInt(json.claw_receipt.amount);
+      consumer.accept(streamId, cumulative); // the next request's voucher is this receipt
     }
     // The latest receipt (payment headers over an empty body).
     const latest = await fetch(`${agent.url}/v1/receipts/latest`, { headers: await consumer.headers(streamId, "") });

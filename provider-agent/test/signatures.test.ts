@@ -1,9 +1,19 @@
 /** The hot-path EIP-712 code agrees with the SDK (viem) and with StreamPay itself. */
 import { describe, expect, it } from "vitest";
-import { bytesToHex } from "viem";
+import { bytesToHex, hashTypedData } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { type PaymentDomainParameters, hashBody, paymentDomain, paymentTypes, receiptDigest, recoverReceiptSigner, signRequest, signSessionKey, streamPayAbi } from "@clawcompute/sdk";
-import { hashTypedData } from "viem";
+import {
+  type PaymentDomainParameters,
+  hashBody,
+  hashRequest,
+  paymentDomain,
+  paymentTypes,
+  receiptDigest,
+  recoverReceiptSigner,
+  signSessionKey,
+  signSpend,
+  streamPayAbi,
+} from "@clawcompute/sdk";
 import { DigestSigner, PaymentSigner, hashBodyBytes, recoverAddress } from "../src/signatures.ts";
 import { chainContext } from "./helpers.ts";
 
@@ -13,12 +23,18 @@ const big = (1n << 255n) + 12345n;
 describe("payment signatures", () => {
   const signer = new PaymentSigner(domain);
 
-  it("digests equal viem's hashTypedData for Request, SessionKey and Receipt, small and huge values", () => {
+  it("digests equal viem's hashTypedData for Spend, Request, SessionKey and Receipt, small and huge values", () => {
     for (const [streamId, nonce, expiry] of [[1n, 2n, 3n], [big, big - 1n, 2n ** 64n]]) {
       const bodyHash = hashBody('{"a":1}');
-      expect(bytesToHex(signer.requestDigest(streamId, bodyHash, nonce, expiry))).toBe(
-        hashTypedData({ domain: paymentDomain(domain), types: paymentTypes, primaryType: "Request", message: { streamId, bodyHash, nonce, expiry } }),
-      );
+      const request = { bodyHash, nonce, expiry };
+      const requestHash = signer.requestHash(bodyHash, nonce, expiry);
+      expect(bytesToHex(requestHash)).toBe(hashRequest(request));
+      for (const cumulative of [0n, 7n, big]) {
+        const message = { streamId, cumulative, request };
+        expect(bytesToHex(signer.spendDigest(streamId, cumulative, requestHash))).toBe(
+          hashTypedData({ domain: paymentDomain(domain), types: paymentTypes, primaryType: "Spend", message }),
+        );
+      }
       const key = privateKeyToAccount(generatePrivateKey()).address;
       expect(bytesToHex(signer.sessionKeyDigest(streamId, key, expiry))).toBe(
         hashTypedData({ domain: paymentDomain(domain), types: paymentTypes, primaryType: "SessionKey", message: { streamId, key, expiry } }),
@@ -28,19 +44,24 @@ describe("payment signatures", () => {
     expect(hashBodyBytes(new TextEncoder().encode("héllo"))).toBe(hashBody("héllo"));
   });
 
-  it("recovers SDK-signed requests and session keys; rejects garbage", async () => {
+  it("recovers SDK-signed vouchers and session keys; a changed field recovers someone else; no garbage", async () => {
     const account = privateKeyToAccount(generatePrivateKey());
-    const msg = { streamId: 7n, bodyHash: hashBody(""), nonce: 99n, expiry: 1000n };
-    const sig = await signRequest(account, domain, msg);
-    expect(recoverAddress(signer.requestDigest(msg.streamId, msg.bodyHash, msg.nonce, msg.expiry), sig)).toBe(account.address);
-    expect(recoverAddress(signer.requestDigest(msg.streamId, msg.bodyHash, msg.nonce + 1n, msg.expiry), sig)).not.toBe(account.address);
+    const request = { bodyHash: hashBody(""), nonce: 99n, expiry: 1000n };
+    const sig = await signSpend(account, domain, { streamId: 7n, cumulative: 500n, request });
+    const digestOf = (streamId: bigint, cumulative: bigint, r = request) =>
+      signer.spendDigest(streamId, cumulative, signer.requestHash(r.bodyHash, r.nonce, r.expiry));
+    expect(recoverAddress(digestOf(7n, 500n), sig)).toBe(account.address);
+    expect(recoverAddress(digestOf(7n, 501n), sig)).not.toBe(account.address); // another amount
+    expect(recoverAddress(digestOf(8n, 500n), sig)).not.toBe(account.address); // another stream
+    expect(recoverAddress(digestOf(7n, 500n, { ...request, nonce: 100n }), sig)).not.toBe(account.address);
+    expect(recoverAddress(digestOf(7n, 500n, { ...request, bodyHash: hashBody("x") }), sig)).not.toBe(account.address);
     const sk = await signSessionKey(account, domain, { streamId: 7n, key: account.address, expiry: 5n });
     expect(recoverAddress(signer.sessionKeyDigest(7n, account.address, 5n), sk)).toBe(account.address);
     expect(recoverAddress(signer.sessionKeyDigest(7n, account.address, 5n), "0x1234")).toBeUndefined();
     expect(recoverAddress(signer.sessionKeyDigest(7n, account.address, 5n), `0x${"00".repeat(64)}1b`)).toBeUndefined();
   });
 
-  it("receipts signed natively verify with the SDK and against StreamPay.hashReceipt on-chain", async () => {
+  it("receipts signed natively verify with the SDK; every digest equals StreamPay's own on-chain", async () => {
     const key = generatePrivateKey();
     const account = privateKeyToAccount(key);
     const ds = new DigestSigner(key, account.address);
@@ -50,7 +71,19 @@ describe("payment signatures", () => {
 
     const ctx = chainContext();
     const onchain = new PaymentSigner(ctx.domain);
-    const digest = await ctx.publicClient.readContract({ address: ctx.domain.streamPay, abi: streamPayAbi, functionName: "hashReceipt", args: [42n, 10n ** 18n, true] });
-    expect(bytesToHex(onchain.receiptDigest(42n, 10n ** 18n, true))).toBe(digest);
+    const read = (functionName: "hashReceipt" | "hashSpend" | "hashSessionKey", args: readonly unknown[]) =>
+      ctx.publicClient.readContract({
+        address: ctx.domain.streamPay,
+        abi: streamPayAbi,
+        functionName,
+        args: args as never,
+      }) as Promise<`0x${string}`>;
+    const amount = 10n ** 18n;
+    expect(bytesToHex(onchain.receiptDigest(42n, amount, true))).toBe(await read("hashReceipt", [42n, amount, true]));
+    const requestHash = onchain.requestHash(hashBody('{"model":"m"}'), big, 1_900_000_000n);
+    const spend = await read("hashSpend", [42n, amount, bytesToHex(requestHash)]);
+    expect(bytesToHex(onchain.spendDigest(42n, amount, requestHash))).toBe(spend);
+    const session = await read("hashSessionKey", [42n, account.address, 1_900_000_000n]);
+    expect(bytesToHex(onchain.sessionKeyDigest(42n, account.address, 1_900_000_000n))).toBe(session);
   });
 });

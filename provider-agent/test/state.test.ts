@@ -3,7 +3,10 @@ import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { StateLockedError, StateStore } from "../src/state.ts";
+import { type StoredVoucher, StateLockedError, StateStore, isBetterVoucher } from "../src/state.ts";
+
+/** A session key's address (any will do: the store never checks signatures). */
+const KEY = "0x90F79bf6EB2c4f870365E785982E1f101E93b906" as const;
 
 describe("state store", () => {
   it("survives a crash: the journal is replayed once, a torn last line is ignored", () => {
@@ -66,5 +69,51 @@ describe("state store", () => {
     expect(s.hasNonce("1", "a")).toBe(false);
     expect(s.hasNonce("1", "b")).toBe(true);
     s.close();
+  });
+
+  it("keeps each stream's best voucher through the journal, a crash and a snapshot", () => {
+    const dir = mkdtempSync(join(tmpdir(), "claw-state-"));
+    const v = (cumulative: bigint, extra: Partial<StoredVoucher> = {}): StoredVoucher => ({
+      cumulative,
+      bodyHash: `0x${"ab".repeat(32)}`,
+      nonce: cumulative + 1n,
+      expiry: 1_900_000_000n,
+      signature: `0x${"11".repeat(65)}`,
+      ...extra,
+    });
+    const keyed = v(300n, { sessionKey: KEY, sessionExpiry: 1_900_000_500n, sessionSignature: `0x${"22".repeat(65)}` });
+    const a = new StateStore({ dir });
+    a.open();
+    a.addNonce("1", "1", 2_000_000_000, v(100n));
+    a.addNonce("1", "2", 2_000_000_000, v(50n)); // lower: the nonce is kept, the voucher is not
+    expect(a.offerVoucher("1", keyed)).toBe(true);
+    expect(a.offerVoucher("1", v(200n))).toBe(false);
+    a.addNonce("2", "9", 2_000_000_000, v(7n));
+    writeFileSync(join(dir, "lock"), "999999999"); // crash: no close(), the journal holds it all
+
+    const b = new StateStore({ dir });
+    b.open();
+    expect(b.bestVoucher("1")).toEqual(keyed);
+    expect(b.bestVoucher("2")).toEqual(v(7n));
+    expect(b.hasNonce("1", "2")).toBe(true);
+    b.close();
+    const c = new StateStore({ dir });
+    c.open(); // from the snapshot alone
+    expect(c.bestVoucher("1")).toEqual(keyed);
+    c.close();
+  });
+
+  it("a voucher is better when it claims more, or as much and lives longer on-chain", () => {
+    const bodyHash = `0x${"00".repeat(32)}` as const;
+    const base: StoredVoucher = { cumulative: 10n, bodyHash, nonce: 1n, expiry: 1n, signature: "0x" };
+    const keyed = { ...base, sessionKey: KEY, sessionSignature: "0x01" as const };
+    const until = (t: bigint): StoredVoucher => ({ ...keyed, sessionExpiry: t });
+    expect(isBetterVoucher(base, undefined)).toBe(true);
+    expect(isBetterVoucher({ ...base, cumulative: 11n }, until(5n))).toBe(true);
+    expect(isBetterVoucher(until(5n), { ...base, cumulative: 11n })).toBe(false);
+    expect(isBetterVoucher(until(6n), until(5n))).toBe(true); // a new key re-signing the same amount
+    expect(isBetterVoucher(until(5n), until(5n))).toBe(false);
+    expect(isBetterVoucher(base, until(5n))).toBe(true); // the sender's own signature never expires
+    expect(isBetterVoucher(until(9n), base)).toBe(false);
   });
 });
