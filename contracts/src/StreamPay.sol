@@ -283,11 +283,11 @@ contract StreamPay is IStreamPay, EIP712, ReentrancyGuardTransient {
         uint256 senderAmount = _deposited(s) - streamed;
         address asset = s.isNative ? address(0) : _assetOf(s.providerId);
 
-        // Effects: streaming stops now. With everything streamed already paid there is nothing the
-        // recipient could answer, so the cancel is final at once.
-        uint256 endTime = block.timestamp < s.stopTime ? block.timestamp : s.stopTime;
+        // Effects: streaming stops now (or stopped at the stop time), and the recipient's window to answer
+        // runs from now, however late the cancel. With everything streamed already paid there is nothing
+        // the recipient could answer, so the cancel is final at once.
         bool final_ = streamed == s.withdrawn;
-        _record(streamId, s.withdrawn, endTime, final_ ? StreamStatus.Cancelled : StreamStatus.Cancelling);
+        _record(streamId, s.withdrawn, block.timestamp, final_ ? StreamStatus.Cancelled : StreamStatus.Cancelling);
 
         // Interactions
         if (final_ && s.withdrawn > 0) registry.recordCompletion(s.providerId, 1, s.withdrawn);
@@ -295,7 +295,7 @@ contract StreamPay is IStreamPay, EIP712, ReentrancyGuardTransient {
         if (final_) {
             emit StreamClosed(streamId, msg.sender, StreamStatus.Cancelled, 0, senderAmount);
         } else {
-            emit StreamCancelling(streamId, msg.sender, senderAmount, endTime + challengeWindow);
+            emit StreamCancelling(streamId, msg.sender, senderAmount, block.timestamp + challengeWindow);
         }
     }
 
@@ -361,7 +361,7 @@ contract StreamPay is IStreamPay, EIP712, ReentrancyGuardTransient {
 
                 // Effects (payouts and the registry's stats happen once per recipient and provider, below)
                 st.withdrawn = uint112(deposited);
-                st.endTime = uint32(stopTime);
+                st.endTime = uint32(block.timestamp);
                 st.status = StreamStatus.Settled;
                 unchecked {
                     // Sums of amounts below 2^112 over at most 2^64 streams: no overflow is possible.
@@ -524,8 +524,7 @@ contract StreamPay is IStreamPay, EIP712, ReentrancyGuardTransient {
         assert(recipientTotal <= streamed);
 
         // Effects
-        uint256 endTime = wasCancelling ? s.endTime : (block.timestamp < s.stopTime ? block.timestamp : s.stopTime);
-        _record(streamId, recipientTotal, endTime, status);
+        _record(streamId, recipientTotal, wasCancelling ? s.endTime : block.timestamp, status);
         if (recipientAmount > 0) balanceOf[recipient][asset] += recipientAmount;
 
         // Interactions
@@ -538,7 +537,7 @@ contract StreamPay is IStreamPay, EIP712, ReentrancyGuardTransient {
     function _record(uint256 streamId, uint256 withdrawn, uint256 endTime, StreamStatus status) private {
         Stream storage s = _streams[streamId];
         s.withdrawn = uint112(withdrawn); // <= deposited < 2^112
-        s.endTime = uint32(endTime); // <= stopTime < 2^32
+        s.endTime = uint32(endTime); // a block timestamp: < 2^32 until 2106
         s.status = status;
     }
 

@@ -65,7 +65,7 @@ interface IStreamPay {
         uint256 ratePerSecond;
         uint256 startTime;
         uint256 stopTime;
-        uint256 endTime; // when it stopped streaming (cancel or close); 0 while open
+        uint256 endTime; // when it was cancelled or closed (streaming stops there, or at stopTime); 0 while open
         uint256 deposited; // every unit escrowed, top-ups included (never goes down)
         uint256 streamed; // what time allows as of now: the cap on what the recipient can be paid
         uint256 withdrawn; // what the recipient side was paid (keeper rewards included)
@@ -226,7 +226,8 @@ interface IStreamPay {
     function withdrawFromStream(uint256 streamId, Voucher calldata voucher) external returns (uint256 amount);
 
     /// @notice The sender cancels without the recipient: streaming stops now, the unstreamed part goes back at
-    /// once, and the recipient may answer with its best voucher until now + {challengeWindow}. Then anyone
+    /// once, and the recipient may answer with its best voucher until now + {challengeWindow} (a whole window,
+    /// however late the cancel). Then anyone
     /// finalises ({batchUpdateStreams}) and the sender gets what no voucher claimed. If everything streamed
     /// was already paid there is nothing to answer, and the stream is `Cancelled` at once.
     /// @dev Emits {StreamCancelling}, or {StreamClosed} with status `Cancelled`. Requirements: caller is the

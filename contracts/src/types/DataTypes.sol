@@ -56,7 +56,7 @@ struct Stream {
     // slot 1
     uint112 withdrawn; // everything paid on the recipient's side (incl. keeper rewards)
     uint96 ratePerSecond; // asset units per second, locked at creation
-    uint32 endTime; // unix seconds at which it stopped streaming (cancel or close), 0 while open
+    uint32 endTime; // unix seconds of the cancel or close (streaming stops there, or at stopTime), 0 while open
     StreamStatus status;
     bool isNative; // asset is the native coin (saves a registry read on every payout)
 }
