@@ -40,4 +40,9 @@ export default createConfig({
       startBlock: ComputeRegistry.blockNumber,
     },
   },
+  blocks: {
+    // The chain's clock for `stream_view` (src/ChainClock.ts): every block from the head at start-up on.
+    // Older blocks are not fetched, so a backfill costs nothing more.
+    ChainClock: { chain: settings.chainName, startBlock: "latest", interval: 1 },
+  },
 });

@@ -89,7 +89,11 @@ async function main() {
         const data =
           topUpOf !== undefined
             ? encodeFunctionData({ abi: streamPayAbi, functionName: "topUp", args: [topUpOf, amount] })
-            : encodeFunctionData({ abi: streamPayAbi, functionName: "createStream", args: [provider.id, maxUint256, amount] });
+            : encodeFunctionData({
+                abi: streamPayAbi,
+                functionName: "createStream",
+                args: [provider.id, maxUint256, amount, zeroAddress], // no session key
+              });
         const nonce = nonces.get(i)!;
         nonces.set(i, nonce + 1);
         const value = terms.asset === zeroAddress ? amount : 0n;
@@ -166,7 +170,13 @@ async function main() {
         const sender = 3;
         for (let k = 0; k < LAG_SAMPLES; k++) {
           const id = (await client.readContract({ address: streamPay, abi: streamPayAbi, functionName: "nextStreamId" })) as bigint;
-          const hash = await wallet(sender).writeContract({ address: streamPay, abi: streamPayAbi, functionName: "createStream", args: [1n, maxUint256, 10n ** 14n], value: 10n ** 14n });
+          const hash = await wallet(sender).writeContract({
+            address: streamPay,
+            abi: streamPayAbi,
+            functionName: "createStream",
+            args: [1n, maxUint256, 10n ** 14n, zeroAddress],
+            value: 10n ** 14n,
+          });
           const mined = Date.now(); // automine: the block exists when eth_sendRawTransaction returns
           for (;;) {
             const response = await fetch(`${url}/graphql`, {

@@ -136,7 +136,8 @@ ponder.on("ComputeRegistry:CompletionRecorded", async ({ event, context }) => {
     totalEarned: a.totalEarned,
     updatedAt: ts,
   });
-  await addProviderDay(db, a.providerId, p.asset, ts, { earned: a.earned, requests: 1 });
+  // One event per closed stream, or per provider of a keeper batch (`streams` of them).
+  await addProviderDay(db, a.providerId, p.asset, ts, { earned: a.earned, requests: Number(a.streams) });
   await addProtocol(db, p.asset, ts, { earned: a.earned });
   await logAction(db, event, {
     kind: "completion_recorded",

@@ -1,16 +1,32 @@
 /**
  * StreamPay events → stream rows, keeper batches, claimable balances and the aggregates.
- * Amount semantics follow IStreamPay: `withdrawn` is everything that left a stream on the recipient's
- * side (withdrawals, keeper settlements including the keeper's reward, the close's credit).
+ * Amount semantics follow IStreamPay: `withdrawn` is everything paid on a stream's recipient side (voucher
+ * withdrawals, a keeper's settlement of an abandoned stream including the keeper's reward, the close's
+ * credit); `refunded` is everything that went back to the sender (at a cancel, then at the close).
  */
+import { and, eq, isNull } from "ponder";
 import { ponder } from "ponder:registry";
-import { keeper, keeperBatch, provider, stream } from "ponder:schema";
-import { addProtocol, addProviderDay, closedStatus, logAction, moveBalance } from "./lib/store.ts";
+import { provider, stream } from "ponder:schema";
+import { zeroAddress } from "viem";
+import { StreamStatusCode } from "@clawcompute/sdk";
+import { streamPayParameters } from "./lib/parameters.ts";
+import { addKeeperBatch, addProtocol, addProviderDay, closedStatus, logAction, moveBalance } from "./lib/store.ts";
+
+/**
+ * How a pending cancel ended: the recipient may answer (closeByRecipient) only before the challenge window
+ * ends, and anyone may finalise it (batchUpdateStreams) only from then on, so the time of the close tells
+ * them apart, whoever sent it and however (directly or through another contract).
+ */
+function cancelEnding(at: bigint, challengeEndsAt: bigint | null): "answered" | "finalised" {
+  if (challengeEndsAt === null) throw new Error("a cancelling stream without its challenge window's end");
+  return at < challengeEndsAt ? "answered" : "finalised";
+}
 
 ponder.on("StreamPay:StreamCreated", async ({ event, context }) => {
   const { db } = context;
   const a = event.args;
   const ts = event.block.timestamp;
+  const { gracePeriod } = await streamPayParameters(context);
   await db.insert(stream).values({
     id: a.streamId,
     sender: a.sender,
@@ -20,6 +36,9 @@ ponder.on("StreamPay:StreamCreated", async ({ event, context }) => {
     ratePerSecond: a.ratePerSecond,
     startTime: a.startTime,
     stopTime: a.stopTime,
+    endTime: null,
+    abandonedAt: a.stopTime + gracePeriod,
+    sessionKey: a.sessionKey === zeroAddress ? null : a.sessionKey,
     initialDeposit: a.depositAmount,
     toppedUp: 0n,
     topUpCount: 0,
@@ -27,8 +46,10 @@ ponder.on("StreamPay:StreamCreated", async ({ event, context }) => {
     withdrawn: 0n,
     keeperRewards: 0n,
     refunded: 0n,
+    voucherWithdrawals: 0,
+    withdrawnByVoucher: 0n,
     status: "open",
-    statusCode: 1,
+    statusCode: StreamStatusCode.Open,
     createdAt: ts,
     createdBlock: event.block.number,
     createdTxHash: event.transaction.hash,
@@ -57,11 +78,13 @@ ponder.on("StreamPay:StreamToppedUp", async ({ event, context }) => {
   const { db } = context;
   const a = event.args;
   const ts = event.block.timestamp;
+  const { gracePeriod } = await streamPayParameters(context);
   const s = await db.update(stream, { id: a.streamId }).set((row) => ({
     toppedUp: row.toppedUp + a.amount,
     topUpCount: row.topUpCount + 1,
     deposited: row.deposited + a.amount,
     stopTime: a.newStopTime,
+    abandonedAt: a.newStopTime + gracePeriod,
     updatedAt: ts,
   }));
   await db.update(provider, { id: s.providerId }).set((row) => ({ totalDeposited: row.totalDeposited + a.amount }));
@@ -84,7 +107,15 @@ ponder.on("StreamPay:StreamWithdrawn", async ({ event, context }) => {
   const { db } = context;
   const a = event.args;
   const ts = event.block.timestamp;
-  const s = await db.update(stream, { id: a.streamId }).set((row) => ({ withdrawn: row.withdrawn + a.amount, updatedAt: ts }));
+  // Paid by a voucher: pushed to the recipient (a failed push shows up as PaymentDeferred).
+  const s = await db.update(stream, { id: a.streamId }).set((row) => ({
+    withdrawn: row.withdrawn + a.amount,
+    voucherWithdrawals: row.voucherWithdrawals + 1,
+    withdrawnByVoucher: row.withdrawnByVoucher + a.amount,
+    lastVoucherCumulative: a.cumulative,
+    lastWithdrawnAt: ts,
+    updatedAt: ts,
+  }));
   await addProviderDay(db, s.providerId, s.asset, ts, { withdrawn: a.amount });
   await addProtocol(db, s.asset, ts, { withdrawn: a.amount });
   await logAction(db, event, {
@@ -96,6 +127,40 @@ ponder.on("StreamPay:StreamWithdrawn", async ({ event, context }) => {
     actor: a.caller,
     asset: s.asset,
     amount: a.amount,
+    cumulative: a.cumulative,
+  });
+});
+
+ponder.on("StreamPay:StreamCancelling", async ({ event, context }) => {
+  const { db } = context;
+  const a = event.args;
+  const ts = event.block.timestamp;
+  // Streaming stopped (now, or at the stop time), the part not streamed went back to the sender at once, and
+  // the recipient's window to answer runs from the cancel's recorded end time.
+  const { challengeWindow } = await streamPayParameters(context);
+  const s = await db.update(stream, { id: a.streamId }).set((row) => ({
+    status: "cancelling",
+    statusCode: StreamStatusCode.Cancelling,
+    endTime: a.challengeEndsAt - challengeWindow,
+    cancelledAt: ts,
+    cancelTxHash: event.transaction.hash,
+    cancelRefund: a.senderAmount,
+    challengeEndsAt: a.challengeEndsAt,
+    refunded: row.refunded + a.senderAmount,
+    updatedAt: ts,
+  }));
+  await addProtocol(db, s.asset, ts, { refunded: a.senderAmount, cancellingStreams: 1 });
+  await logAction(db, event, {
+    kind: "stream_cancelling",
+    contract: "StreamPay",
+    streamId: a.streamId,
+    providerId: s.providerId,
+    account: s.recipient,
+    actor: a.sender,
+    asset: s.asset,
+    amount: a.senderAmount,
+    senderAmount: a.senderAmount,
+    status: "cancelling",
   });
 });
 
@@ -103,14 +168,29 @@ ponder.on("StreamPay:StreamSettled", async ({ event, context }) => {
   const { db } = context;
   const a = event.args;
   const ts = event.block.timestamp;
+  // An abandoned stream settled by time in a keeper's batch, and closed: this is its only close event. The
+  // keeper is the batch's caller; BatchSettled names it later in the transaction, so a batch sent through
+  // another contract gets its keeper there.
+  const streamPay = context.contracts.StreamPay.address;
+  const direct = event.transaction.to?.toLowerCase() === streamPay.toLowerCase();
+  const before = await db.find(stream, { id: a.streamId });
+  if (!before) throw new Error(`StreamSettled for unknown stream ${a.streamId}`);
   const s = await db.update(stream, { id: a.streamId }).set((row) => ({
     withdrawn: row.withdrawn + a.amount,
     keeperRewards: row.keeperRewards + a.keeperReward,
+    status: "settled",
+    statusCode: StreamStatusCode.Settled,
+    endTime: ts, // when it was closed; everything had streamed by then
+    closedBy: direct ? event.transaction.from : null,
+    closedAt: ts,
+    closeTxHash: event.transaction.hash,
+    closeRecipientAmount: a.amount,
+    closeSenderAmount: 0n,
     updatedAt: ts,
   }));
   const credit = a.amount - a.keeperReward;
-  await addProviderDay(db, s.providerId, s.asset, ts, { withdrawn: a.amount });
-  await addProtocol(db, s.asset, ts, { withdrawn: a.amount, keeperRewards: a.keeperReward });
+  if (a.amount > 0n) await addProviderDay(db, s.providerId, s.asset, ts, { withdrawn: a.amount });
+  await addProtocol(db, s.asset, ts, { streamsClosed: 1, withdrawn: a.amount, keeperRewards: a.keeperReward });
   // The recipient's share is credited to its StreamPay balance; the reward is pushed to the keeper.
   await moveBalance(db, s.recipient, s.asset, ts, { credit });
   await logAction(db, event, {
@@ -123,6 +203,7 @@ ponder.on("StreamPay:StreamSettled", async ({ event, context }) => {
     amount: a.amount,
     recipientAmount: credit,
     keeperReward: a.keeperReward,
+    status: "settled",
   });
 });
 
@@ -133,11 +214,35 @@ ponder.on("StreamPay:StreamClosed", async ({ event, context }) => {
   const before = await db.find(stream, { id: a.streamId });
   if (!before) throw new Error(`StreamClosed for unknown stream ${a.streamId}`);
   const status = closedStatus(a.status, a.closedBy, before.sender);
+  const wasCancelling = before.statusCode === StreamStatusCode.Cancelling;
+  let ending: Partial<typeof stream.$inferInsert>;
+  if (a.status === StreamStatusCode.Cancelled && !wasCancelling) {
+    // The sender cancelled a stream whose streamed part was all paid already: final at once.
+    const { challengeWindow } = await streamPayParameters(context);
+    ending = {
+      endTime: ts,
+      cancelledAt: ts,
+      cancelTxHash: event.transaction.hash,
+      cancelRefund: a.senderAmount,
+      challengeEndsAt: ts + challengeWindow,
+      cancelOutcome: "immediate",
+    };
+  } else if (wasCancelling) {
+    const outcome = cancelEnding(ts, before.challengeEndsAt);
+    ending = { cancelOutcome: outcome };
+    if (outcome === "finalised") {
+      const finalised = { finalisedCount: 1, finalisedRefunded: a.senderAmount };
+      await addKeeperBatch(db, event, a.closedBy, before.asset, finalised);
+    }
+  } else {
+    ending = { endTime: ts }; // closed with a receipt or a voucher
+  }
   const s = await db.update(stream, { id: a.streamId }).set((row) => ({
     withdrawn: row.withdrawn + a.recipientAmount,
     refunded: row.refunded + a.senderAmount,
     status,
     statusCode: a.status,
+    ...ending,
     closedBy: a.closedBy,
     closedAt: ts,
     closeTxHash: event.transaction.hash,
@@ -149,7 +254,12 @@ ponder.on("StreamPay:StreamClosed", async ({ event, context }) => {
     await addProviderDay(db, s.providerId, s.asset, ts, { withdrawn: a.recipientAmount });
     await moveBalance(db, s.recipient, s.asset, ts, { credit: a.recipientAmount });
   }
-  await addProtocol(db, s.asset, ts, { streamsClosed: 1, withdrawn: a.recipientAmount, refunded: a.senderAmount });
+  await addProtocol(db, s.asset, ts, {
+    streamsClosed: 1,
+    cancellingStreams: wasCancelling ? -1 : 0,
+    withdrawn: a.recipientAmount,
+    refunded: a.senderAmount,
+  });
   await logAction(db, event, {
     kind: "stream_closed",
     contract: "StreamPay",
@@ -168,39 +278,20 @@ ponder.on("StreamPay:StreamClosed", async ({ event, context }) => {
 ponder.on("StreamPay:BatchSettled", async ({ event, context }) => {
   const { db } = context;
   const a = event.args;
-  const ts = event.block.timestamp;
-  const streams = Number(a.streamCount);
-  await db.insert(keeperBatch).values({
-    id: event.id,
-    keeper: a.keeper,
-    asset: a.asset,
-    streamCount: streams,
+  const streamPay = context.contracts.StreamPay.address;
+  if (event.transaction.to?.toLowerCase() !== streamPay.toLowerCase()) {
+    // Sent through another contract: the streams this batch settled learn their keeper now.
+    await db.sql
+      .update(stream)
+      .set({ closedBy: a.keeper })
+      .where(and(eq(stream.closeTxHash, event.transaction.hash), eq(stream.asset, a.asset), isNull(stream.closedBy)));
+  }
+  // Per asset, the abandoned streams this batch settled (cancels it finalised were counted at their close).
+  await addKeeperBatch(db, event, a.keeper, a.asset, {
+    settledCount: Number(a.streamCount),
     settledAmount: a.settledAmount,
     reward: a.reward,
-    txHash: event.transaction.hash,
-    blockNumber: event.block.number,
-    logIndex: event.log.logIndex,
-    timestamp: ts,
   });
-  await db
-    .insert(keeper)
-    .values({
-      keeper: a.keeper,
-      asset: a.asset,
-      batches: 1,
-      streamsSettled: streams,
-      settledAmount: a.settledAmount,
-      rewards: a.reward,
-      firstBatchAt: ts,
-      lastBatchAt: ts,
-    })
-    .onConflictDoUpdate((row) => ({
-      batches: row.batches + 1,
-      streamsSettled: row.streamsSettled + streams,
-      settledAmount: row.settledAmount + a.settledAmount,
-      rewards: row.rewards + a.reward,
-      lastBatchAt: ts,
-    }));
   await logAction(db, event, {
     kind: "batch_settled",
     contract: "StreamPay",

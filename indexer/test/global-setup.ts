@@ -10,7 +10,12 @@ import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import type { Deployment } from "@clawcompute/sdk";
 import { deployContracts, startChain } from "@clawcompute/scripts/lib/devchain.ts";
-import { STAKE_COOLDOWN_SECONDS, MIN_STAKE_WEI } from "./helpers/constants.ts";
+import {
+  CHALLENGE_WINDOW_SECONDS,
+  GRACE_PERIOD_SECONDS,
+  MIN_STAKE_WEI,
+  STAKE_COOLDOWN_SECONDS,
+} from "./helpers/constants.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -29,6 +34,8 @@ export default async function setup(project: TestProject) {
       ignitionDir: "scratch",
       minStake: MIN_STAKE_WEI,
       stakeCooldown: STAKE_COOLDOWN_SECONDS,
+      gracePeriod: GRACE_PERIOD_SECONDS,
+      challengeWindow: CHALLENGE_WINDOW_SECONDS,
     });
     const response = await fetch(chain.rpcUrl, {
       method: "POST",

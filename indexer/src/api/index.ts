@@ -12,8 +12,9 @@ const app = new Hono();
 
 /**
  * Ponder's SQL endpoint caches each query's result until a table it reads changes. `stream_view` also
- * depends on the clock (a stream turns "depleted" with no event), so queries that read it are keyed to
- * the current second: their answers are at most one second old, like GraphQL's (computed per request).
+ * depends on the clock (a stream turns "depleted" or "abandoned", a cancel's window runs out, with no
+ * event), so queries that read it are keyed to the current second: their answers are at most one second
+ * old, like GraphQL's (computed per request).
  */
 app.use("/sql/*", async (c, next) => {
   const param = c.req.query("sql");

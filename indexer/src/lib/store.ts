@@ -5,8 +5,9 @@
  */
 import { replaceBigInts } from "ponder";
 import type { Context } from "ponder:registry";
-import { accountBalance, actionLog, protocolTotal, providerDay } from "ponder:schema";
+import { accountBalance, actionLog, keeper, keeperBatch, protocolTotal, providerDay } from "ponder:schema";
 import type { Address, Hex } from "viem";
+import { streamStatusName } from "@clawcompute/sdk";
 
 /** The fields of a Ponder log event the helpers read (common to every event type). */
 export type LogEvent = {
@@ -30,6 +31,7 @@ export type ActionFields = {
   amount?: bigint | null;
   recipientAmount?: bigint | null;
   senderAmount?: bigint | null;
+  cumulative?: bigint | null;
   keeperReward?: bigint | null;
   dustReturned?: bigint | null;
   status?: string | null;
@@ -48,6 +50,7 @@ export async function logAction(db: Db, event: LogEvent, fields: ActionFields): 
     amount: fields.amount ?? null,
     recipientAmount: fields.recipientAmount ?? null,
     senderAmount: fields.senderAmount ?? null,
+    cumulative: fields.cumulative ?? null,
     keeperReward: fields.keeperReward ?? null,
     dustReturned: fields.dustReturned ?? null,
     status: fields.status ?? null,
@@ -77,7 +80,13 @@ export type ProviderDayDelta = Partial<{
   withdrawn: bigint;
 }>;
 
-export async function addProviderDay(db: Db, providerId: bigint, asset: Address, timestamp: bigint, d: ProviderDayDelta): Promise<void> {
+export async function addProviderDay(
+  db: Db,
+  providerId: bigint,
+  asset: Address,
+  timestamp: bigint,
+  d: ProviderDayDelta,
+): Promise<void> {
   const { day, dayStart } = dayOf(timestamp);
   await db
     .insert(providerDay)
@@ -104,6 +113,7 @@ export async function addProviderDay(db: Db, providerId: bigint, asset: Address,
 export type ProtocolDelta = Partial<{
   streamsCreated: number;
   streamsClosed: number;
+  cancellingStreams: number;
   deposited: bigint;
   withdrawn: bigint;
   keeperRewards: bigint;
@@ -126,6 +136,7 @@ export async function addProtocol(db: Db, asset: Address, timestamp: bigint, d: 
       streamsCreated: created,
       streamsClosed: closed,
       openStreams: created - closed,
+      cancellingStreams: d.cancellingStreams ?? 0,
       deposited,
       withdrawn,
       keeperRewards: d.keeperRewards ?? 0n,
@@ -140,6 +151,7 @@ export async function addProtocol(db: Db, asset: Address, timestamp: bigint, d: 
       streamsCreated: row.streamsCreated + created,
       streamsClosed: row.streamsClosed + closed,
       openStreams: row.openStreams + created - closed,
+      cancellingStreams: row.cancellingStreams + (d.cancellingStreams ?? 0),
       deposited: row.deposited + deposited,
       withdrawn: row.withdrawn + withdrawn,
       keeperRewards: row.keeperRewards + (d.keeperRewards ?? 0n),
@@ -173,16 +185,103 @@ export async function moveBalance(
   await addProtocol(db, asset, timestamp, { pendingBalances: credit - debit });
 }
 
-/** Stored status of a closed stream from the StreamClosed status code and who closed it. */
+/**
+ * Stored status of a stream from the status code its StreamClosed reports and who closed it. A `Closed`
+ * stream was closed either by its sender with the provider's final receipt or by its recipient with a
+ * voucher (only they may), so `closedBy` tells which. An abandoned stream's close is its StreamSettled,
+ * never a StreamClosed: one reporting `Settled` would be counted twice, so it stops the indexer instead.
+ */
 export function closedStatus(statusCode: number, closedBy: Address, sender: Address): string {
-  switch (statusCode) {
-    case 2:
-      return "settled";
-    case 3:
+  switch (streamStatusName(statusCode)) {
+    case "Cancelled":
       return "cancelled";
-    case 4:
+    case "Closed":
       return closedBy.toLowerCase() === sender.toLowerCase() ? "closed_by_receipt" : "closed_by_recipient";
     default:
-      throw new Error(`StreamClosed with unexpected status code ${statusCode}`);
+      throw new Error(
+        `StreamClosed with status ${statusCode} (${streamStatusName(statusCode)}), which StreamPay never reports ` +
+          "(only Cancelled or Closed): the indexer and the contract disagree. Check that the SDK's ABIs and " +
+          "the deployment come from the same build of the contracts (npm run build).",
+      );
   }
+}
+
+export type KeeperBatchDelta = Partial<{
+  settledCount: number;
+  settledAmount: bigint;
+  reward: bigint;
+  finalisedCount: number;
+  finalisedRefunded: bigint;
+}>;
+
+/**
+ * Adds to the keeper batch of one batchUpdateStreams transaction in one asset (`<txHash>:<asset>`), and to
+ * the keeper's running totals; the batch's first event creates both rows. A batch that only finalises
+ * cancels emits no BatchSettled, so its StreamClosed events create the row.
+ */
+export async function addKeeperBatch(
+  db: Db,
+  event: LogEvent,
+  keeperAddress: Address,
+  asset: Address,
+  d: KeeperBatchDelta,
+): Promise<void> {
+  const id = `${event.transaction.hash}:${asset.toLowerCase()}`;
+  const settledCount = d.settledCount ?? 0;
+  const finalisedCount = d.finalisedCount ?? 0;
+  const settledAmount = d.settledAmount ?? 0n;
+  const reward = d.reward ?? 0n;
+  const finalisedRefunded = d.finalisedRefunded ?? 0n;
+  const ts = event.block.timestamp;
+  const existing = await db.find(keeperBatch, { id });
+  if (existing) {
+    await db.update(keeperBatch, { id }).set((row) => ({
+      streamCount: row.streamCount + settledCount + finalisedCount,
+      settledCount: row.settledCount + settledCount,
+      settledAmount: row.settledAmount + settledAmount,
+      reward: row.reward + reward,
+      finalisedCount: row.finalisedCount + finalisedCount,
+      finalisedRefunded: row.finalisedRefunded + finalisedRefunded,
+    }));
+  } else {
+    await db.insert(keeperBatch).values({
+      id,
+      keeper: keeperAddress,
+      asset,
+      streamCount: settledCount + finalisedCount,
+      settledCount,
+      settledAmount,
+      reward,
+      finalisedCount,
+      finalisedRefunded,
+      txHash: event.transaction.hash,
+      blockNumber: event.block.number,
+      logIndex: event.log.logIndex,
+      timestamp: ts,
+    });
+  }
+  const batches = existing ? 0 : 1;
+  await db
+    .insert(keeper)
+    .values({
+      keeper: keeperAddress,
+      asset,
+      batches,
+      streamsSettled: settledCount,
+      settledAmount,
+      rewards: reward,
+      cancelsFinalised: finalisedCount,
+      finalisedRefunded,
+      firstBatchAt: ts,
+      lastBatchAt: ts,
+    })
+    .onConflictDoUpdate((row) => ({
+      batches: row.batches + batches,
+      streamsSettled: row.streamsSettled + settledCount,
+      settledAmount: row.settledAmount + settledAmount,
+      rewards: row.rewards + reward,
+      cancelsFinalised: row.cancelsFinalised + finalisedCount,
+      finalisedRefunded: row.finalisedRefunded + finalisedRefunded,
+      lastBatchAt: ts,
+    }));
 }
