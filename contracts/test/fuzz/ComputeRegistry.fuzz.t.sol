@@ -23,6 +23,17 @@ contract ComputeRegistry_Fuzz_Test is BaseTest {
                           REGISTRATION VALIDATION
     //////////////////////////////////////////////////////////////*/
 
+    /// @dev One registration attempt's inputs, kept in memory so the legacy (non-IR) pipeline's stack holds.
+    struct Registration {
+        uint256 modelLen;
+        uint256 endpointLen;
+        uint256 serviceLen;
+        uint256 price;
+        uint256 stake;
+        bool assetIsEoa;
+        address asset;
+    }
+
     function testFuzz_RegisterProvider_AcceptsExactlyTheValidInputs(
         uint256 modelLen,
         uint256 endpointLen,
@@ -31,34 +42,22 @@ contract ComputeRegistry_Fuzz_Test is BaseTest {
         uint256 stake,
         bool assetIsEoa
     ) public {
-        modelLen = bound(modelLen, 0, 70);
-        endpointLen = bound(endpointLen, 0, 262);
-        serviceLen = bound(serviceLen, 0, 38);
-        price = bound(price, 0, uint256(type(uint96).max) + 3);
-        stake = bound(stake, 0, MIN_STAKE * 2);
-        address asset = assetIsEoa ? bob : address(usd);
-        string memory model = _repeat(modelLen);
+        Registration memory r;
+        r.modelLen = bound(modelLen, 0, 70);
+        r.endpointLen = bound(endpointLen, 0, 262);
+        r.serviceLen = bound(serviceLen, 0, 38);
+        r.price = bound(price, 0, uint256(type(uint96).max) + 3);
+        r.stake = bound(stake, 0, MIN_STAKE * 2);
+        r.assetIsEoa = assetIsEoa;
+        r.asset = assetIsEoa ? bob : address(usd);
 
-        bytes memory expected;
-        if (modelLen == 0 || modelLen > 64) {
-            expected = abi.encodeWithSelector(Errors.Registry_InvalidString.selector, "model", modelLen, 64);
-        } else if (endpointLen == 0 || endpointLen > 256) {
-            expected = abi.encodeWithSelector(Errors.Registry_InvalidString.selector, "endpoint", endpointLen, 256);
-        } else if (serviceLen == 0 || serviceLen > 32) {
-            expected = abi.encodeWithSelector(Errors.Registry_InvalidString.selector, "serviceType", serviceLen, 32);
-        } else if (price == 0 || price >= 2 ** 96) {
-            expected = abi.encodeWithSelector(Errors.Registry_InvalidPrice.selector, price);
-        } else if (assetIsEoa) {
-            expected = abi.encodeWithSelector(Errors.Registry_InvalidAsset.selector, bob);
-        } else if (stake < MIN_STAKE) {
-            expected = abi.encodeWithSelector(Errors.Registry_StakeTooLow.selector, stake, MIN_STAKE);
-        }
-
+        bytes memory expected = _expectedRegistrationError(r);
         uint256 countBefore = registry.providerCount();
         vm.prank(alice);
-        (bool ok, bytes memory ret) = address(registry).call{value: stake}(
+        (bool ok, bytes memory ret) = address(registry).call{value: r.stake}(
             abi.encodeCall(
-                registry.registerProvider, (model, price, _repeat(endpointLen), _repeat(serviceLen), asset)
+                registry.registerProvider,
+                (_repeat(r.modelLen), r.price, _repeat(r.endpointLen), _repeat(r.serviceLen), r.asset)
             )
         );
         if (expected.length != 0) {
@@ -67,16 +66,40 @@ contract ComputeRegistry_Fuzz_Test is BaseTest {
             assertEq(registry.providerCount(), countBefore, "no id used");
         } else {
             assertTrue(ok, "valid input refused");
-            uint256 id = abi.decode(ret, (uint256));
-            assertEq(id, countBefore + 1, "next id");
-            IComputeRegistry.ProviderView memory p = registry.getProvider(id);
-            assertEq(p.pricePerSecond, price, "price stored exactly");
-            assertEq(p.stake, stake, "stake stored exactly");
-            assertEq(bytes(p.model).length, modelLen, "model");
-            assertEq(bytes(p.endpoint).length, endpointLen, "endpoint");
-            assertEq(bytes(p.serviceType).length, serviceLen, "serviceType");
-            assertEq(registry.providerIdOf(alice, model), id, "findable");
+            _assertRegistered(r, abi.decode(ret, (uint256)), countBefore);
         }
+    }
+
+    /// @dev The registry's validation rules, written independently, in the order the registry checks them.
+    function _expectedRegistrationError(Registration memory r) private view returns (bytes memory) {
+        if (r.modelLen == 0 || r.modelLen > 64) {
+            return abi.encodeWithSelector(Errors.Registry_InvalidString.selector, "model", r.modelLen, 64);
+        }
+        if (r.endpointLen == 0 || r.endpointLen > 256) {
+            return abi.encodeWithSelector(Errors.Registry_InvalidString.selector, "endpoint", r.endpointLen, 256);
+        }
+        if (r.serviceLen == 0 || r.serviceLen > 32) {
+            return abi.encodeWithSelector(Errors.Registry_InvalidString.selector, "serviceType", r.serviceLen, 32);
+        }
+        if (r.price == 0 || r.price >= 2 ** 96) {
+            return abi.encodeWithSelector(Errors.Registry_InvalidPrice.selector, r.price);
+        }
+        if (r.assetIsEoa) return abi.encodeWithSelector(Errors.Registry_InvalidAsset.selector, bob);
+        if (r.stake < MIN_STAKE) {
+            return abi.encodeWithSelector(Errors.Registry_StakeTooLow.selector, r.stake, MIN_STAKE);
+        }
+        return "";
+    }
+
+    function _assertRegistered(Registration memory r, uint256 id, uint256 countBefore) private view {
+        assertEq(id, countBefore + 1, "next id");
+        IComputeRegistry.ProviderView memory p = registry.getProvider(id);
+        assertEq(p.pricePerSecond, r.price, "price stored exactly");
+        assertEq(p.stake, r.stake, "stake stored exactly");
+        assertEq(bytes(p.model).length, r.modelLen, "model");
+        assertEq(bytes(p.endpoint).length, r.endpointLen, "endpoint");
+        assertEq(bytes(p.serviceType).length, r.serviceLen, "serviceType");
+        assertEq(registry.providerIdOf(alice, _repeat(r.modelLen)), id, "findable");
     }
 
     /*//////////////////////////////////////////////////////////////

@@ -22,7 +22,8 @@ contract CreateStream_Test is ConcreteTest {
 
         vm.expectEmit(address(streamPay));
         emit IStreamPay.StreamCreated(
-            1, alice, provider, nativeProviderId, address(0), RATE, START_TIME, START_TIME + 600, deposit, 0
+            1, alice, provider, nativeProviderId, address(0), RATE, START_TIME, START_TIME + 600, deposit, 0,
+            address(0)
         );
         uint256 streamId = createNative(alice, nativeProviderId, deposit);
 
@@ -50,7 +51,8 @@ contract CreateStream_Test is ConcreteTest {
 
         vm.expectEmit(address(streamPay));
         emit IStreamPay.StreamCreated(
-            1, alice, provider, nativeProviderId, address(0), RATE, START_TIME, START_TIME + 600, RATE * 600, RATE - 1
+            1, alice, provider, nativeProviderId, address(0), RATE, START_TIME, START_TIME + 600, RATE * 600, RATE - 1,
+            address(0)
         );
         uint256 streamId = createNative(alice, nativeProviderId, deposit);
 
@@ -66,7 +68,8 @@ contract CreateStream_Test is ConcreteTest {
 
         vm.expectEmit(address(streamPay));
         emit IStreamPay.StreamCreated(
-            1, alice, usdProvider, usdProviderId, address(usd), USD_RATE, START_TIME, START_TIME + 3600, deposit, 0
+            1, alice, usdProvider, usdProviderId, address(usd), USD_RATE, START_TIME, START_TIME + 3600, deposit, 0,
+            address(0)
         );
         uint256 streamId = createUsd(alice, usdProviderId, deposit);
 
@@ -90,7 +93,17 @@ contract CreateStream_Test is ConcreteTest {
 
         vm.expectEmit(address(streamPay));
         emit IStreamPay.StreamCreated(
-            1, alice, usdProvider, usdProviderId, address(usd), USD_RATE, START_TIME, START_TIME + 3600, used, USD_RATE - 1
+            1,
+            alice,
+            usdProvider,
+            usdProviderId,
+            address(usd),
+            USD_RATE,
+            START_TIME,
+            START_TIME + 3600,
+            used,
+            USD_RATE - 1,
+            address(0)
         );
         createUsd(alice, usdProviderId, deposit);
 
@@ -106,7 +119,7 @@ contract CreateStream_Test is ConcreteTest {
         uint256 bobBefore = usd.balanceOf(bob);
 
         vm.prank(bob);
-        uint256 streamId = streamPay.createStream(usdProviderId, USD_RATE, used + 1);
+        uint256 streamId = streamPay.createStream(usdProviderId, USD_RATE, used + 1, address(0));
 
         assertEq(getStream(streamId).stopTime, START_TIME + 10, "stop");
         assertEq(usd.allowance(bob, address(streamPay)), 0, "allowance used exactly");
@@ -125,7 +138,8 @@ contract CreateStream_Test is ConcreteTest {
     function test_WhenMaxRateAbovePrice_LocksTheRegistryPrice() public {
         uint256 aliceBefore = alice.balance;
         vm.prank(alice);
-        uint256 streamId = streamPay.createStream{value: RATE * 100}(nativeProviderId, RATE * 5, RATE * 100);
+        uint256 streamId =
+            streamPay.createStream{value: RATE * 100}(nativeProviderId, RATE * 5, RATE * 100, address(0));
         assertEq(getStream(streamId).ratePerSecond, RATE, "the price, not the cap");
         assertEq(getStream(streamId).stopTime, START_TIME + 100, "stop at the price");
         assertEq(alice.balance, aliceBefore - RATE * 100, "sender paid the deposit");
@@ -161,32 +175,81 @@ contract CreateStream_Test is ConcreteTest {
         assertEq(usd.balanceOf(address(streamPay)), USD_RATE * 10, "erc-20 escrow");
     }
 
-    function test_WhenStopTimeIsExactlyUint40Max_Succeeds() public {
+    function test_WhenStopTimeIsExactlyUint32Max_Succeeds() public {
         address cheap = makeAddr("cheap");
         vm.deal(cheap, MIN_STAKE);
         uint256 cheapId = registerProvider(cheap, MODEL, 1, address(0));
-        uint256 deposit = type(uint40).max - START_TIME; // 1 wei per second
+        uint256 deposit = type(uint32).max - START_TIME; // 1 wei per second, until February 2106
         uint256 aliceBefore = alice.balance;
 
         uint256 streamId = createNative(alice, cheapId, deposit);
         assertEq(alice.balance, aliceBefore - deposit, "sender paid");
 
-        assertEq(getStream(streamId).stopTime, type(uint40).max, "stop at the edge");
+        assertEq(getStream(streamId).stopTime, type(uint32).max, "stop at the edge");
         assertEq(address(streamPay).balance, deposit, "escrowed");
     }
 
     function test_WhenDepositIsExactlyAtTheAmountLimit_Succeeds() public {
         uint256 price = type(uint96).max;
         uint256 whaleId = registerWhaleProvider(price);
-        uint256 deposit = price * (1 << 24); // = 2^120 - 2^24, just under the 120-bit limit
+        uint256 deposit = price * (1 << 16); // = 2^112 - 2^16, just under the 112-bit limit
         vm.deal(alice, deposit);
 
         uint256 streamId = createNative(alice, whaleId, deposit);
 
-        assertEq(getStream(streamId).stopTime, START_TIME + (1 << 24), "stop");
+        assertEq(getStream(streamId).stopTime, START_TIME + (1 << 16), "stop");
         assertEq(streamPay.getStreamView(streamId).deposited, deposit, "deposited");
         assertEq(address(streamPay).balance, deposit, "escrowed");
         assertEq(alice.balance, 0, "sender paid");
+    }
+
+    function test_WhenSessionKeyNamed_StoresAndEmitsIt() public {
+        address key = makeAddr("sessionKey");
+        uint256 aliceBefore = alice.balance;
+
+        vm.expectEmit(address(streamPay));
+        emit IStreamPay.StreamCreated(
+            1, alice, provider, nativeProviderId, address(0), RATE, START_TIME, START_TIME + 100, RATE * 100, 0, key
+        );
+        uint256 streamId = createNativeWithKey(alice, nativeProviderId, RATE * 100, key);
+
+        assertEq(streamPay.namedSessionKeyOf(streamId), key, "named key stored");
+        assertEq(streamPay.getStreamView(streamId).sessionKey, key, "and shown in the view");
+        assertEq(vm.load(address(streamPay), _keySlot(streamId)), bytes32(uint256(uint160(key))), "slot layout");
+        assertEq(alice.balance, aliceBefore - RATE * 100, "sender paid the deposit");
+        assertEq(address(streamPay).balance, RATE * 100, "escrowed");
+    }
+
+    function test_WhenERC20WithSessionKey_StoresAndEmitsIt() public {
+        address key = makeAddr("sessionKey");
+        vm.expectEmit(address(streamPay));
+        emit IStreamPay.StreamCreated(
+            1, bob, usdProvider, usdProviderId, address(usd), USD_RATE, START_TIME, START_TIME + 10, 1000, 0, key
+        );
+        vm.prank(bob);
+        uint256 streamId = streamPay.createStream(usdProviderId, USD_RATE, 1000, key);
+        assertEq(streamPay.namedSessionKeyOf(streamId), key, "named key stored");
+        assertEq(usd.balanceOf(address(streamPay)), 1000, "escrowed");
+    }
+
+    function test_WhenNoSessionKey_WritesNoKeySlot() public {
+        // Streams without a key pay nothing for the feature: only the stream's two slots are written.
+        (,, uint256 price,) = registry.streamTerms(nativeProviderId);
+        vm.record();
+        vm.prank(alice);
+        uint256 streamId = streamPay.createStream{value: RATE * 100}(nativeProviderId, price, RATE * 100, address(0));
+        (, bytes32[] memory writes) = vm.accesses(address(streamPay));
+
+        assertEq(streamPay.namedSessionKeyOf(streamId), address(0), "no key");
+        assertEq(streamPay.getStreamView(streamId).sessionKey, address(0), "none in the view");
+        assertEq(countWrites(writes, _keySlot(streamId)), 0, "no write for a key");
+        assertGt(writes.length, 0, "the stream itself was written");
+    }
+
+    function test_WhenSessionKeyIsTheSender_Allowed() public {
+        // Harmless: the sender may sign its vouchers with its own key anyway.
+        uint256 streamId = createNativeWithKey(alice, nativeProviderId, RATE * 10, alice);
+        assertEq(streamPay.namedSessionKeyOf(streamId), alice, "stored");
     }
 
     function test_WhenNativeDustGoesToARevertingSender_CreditsIt() public {
@@ -198,7 +261,8 @@ contract CreateStream_Test is ConcreteTest {
         emit IStreamPay.PaymentDeferred(address(sender), address(0), 7);
         vm.expectEmit(address(streamPay));
         emit IStreamPay.StreamCreated(
-            1, address(sender), provider, nativeProviderId, address(0), RATE, START_TIME, START_TIME + 10, RATE * 10, 7
+            1, address(sender), provider, nativeProviderId, address(0), RATE, START_TIME, START_TIME + 10, RATE * 10, 7,
+            address(0)
         );
         uint256 streamId = createNativeFrom(sender, nativeProviderId, RATE * 10 + 7);
 
@@ -230,7 +294,7 @@ contract CreateStream_Test is ConcreteTest {
     function test_RevertWhen_ProviderUnknown() public {
         vm.expectRevert(abi.encodeWithSelector(Errors.Registry_UnknownProvider.selector, 99));
         vm.prank(alice);
-        streamPay.createStream{value: RATE}(99, RATE, RATE);
+        streamPay.createStream{value: RATE}(99, RATE, RATE, address(0));
     }
 
     function test_RevertWhen_ProviderInactive() public {
@@ -239,7 +303,7 @@ contract CreateStream_Test is ConcreteTest {
 
         vm.expectRevert(abi.encodeWithSelector(Errors.StreamPay_ProviderInactive.selector, nativeProviderId));
         vm.prank(alice);
-        streamPay.createStream{value: RATE * 10}(nativeProviderId, RATE, RATE * 10);
+        streamPay.createStream{value: RATE * 10}(nativeProviderId, RATE, RATE * 10, address(0));
         assertEq(streamPay.nextStreamId(), 1, "no stream");
     }
 
@@ -248,7 +312,7 @@ contract CreateStream_Test is ConcreteTest {
             abi.encodeWithSelector(Errors.StreamPay_RateAboveMax.selector, nativeProviderId, RATE, RATE - 1)
         );
         vm.prank(alice);
-        streamPay.createStream{value: RATE * 10}(nativeProviderId, RATE - 1, RATE * 10);
+        streamPay.createStream{value: RATE * 10}(nativeProviderId, RATE - 1, RATE * 10, address(0));
     }
 
     function test_RevertWhen_PriceRaisedBeforeTheCall() public {
@@ -259,13 +323,34 @@ contract CreateStream_Test is ConcreteTest {
             abi.encodeWithSelector(Errors.StreamPay_RateAboveMax.selector, nativeProviderId, RATE * 2, RATE)
         );
         vm.prank(alice);
-        streamPay.createStream{value: RATE * 10}(nativeProviderId, RATE, RATE * 10);
+        streamPay.createStream{value: RATE * 10}(nativeProviderId, RATE, RATE * 10, address(0));
     }
 
     function test_RevertWhen_SelfStream() public {
         vm.expectRevert(abi.encodeWithSelector(Errors.StreamPay_SelfStream.selector, nativeProviderId, provider));
         vm.prank(provider);
-        streamPay.createStream{value: RATE * 10}(nativeProviderId, RATE, RATE * 10);
+        streamPay.createStream{value: RATE * 10}(nativeProviderId, RATE, RATE * 10, address(0));
+    }
+
+    function test_RevertWhen_SessionKeyIsTheRecipient() public {
+        // The recipient would sign its own vouchers and take the whole stream as it streams.
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.StreamPay_InvalidSessionKey.selector, nativeProviderId, provider)
+        );
+        vm.prank(alice);
+        streamPay.createStream{value: RATE * 10}(nativeProviderId, RATE, RATE * 10, provider);
+        assertEq(streamPay.nextStreamId(), 1, "no stream");
+        assertEq(address(streamPay).balance, 0, "nothing kept");
+    }
+
+    function test_RevertWhen_ERC20SessionKeyIsTheRecipient() public {
+        uint256 aliceBefore = usd.balanceOf(alice);
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.StreamPay_InvalidSessionKey.selector, usdProviderId, usdProvider)
+        );
+        vm.prank(alice);
+        streamPay.createStream(usdProviderId, USD_RATE, USD_RATE * 10, usdProvider);
+        assertEq(usd.balanceOf(alice), aliceBefore, "nothing pulled");
     }
 
     function test_RevertWhen_NativeValueBelowAmount() public {
@@ -273,7 +358,7 @@ contract CreateStream_Test is ConcreteTest {
             abi.encodeWithSelector(Errors.StreamPay_NativeValueMismatch.selector, RATE * 10 - 1, RATE * 10)
         );
         vm.prank(alice);
-        streamPay.createStream{value: RATE * 10 - 1}(nativeProviderId, RATE, RATE * 10);
+        streamPay.createStream{value: RATE * 10 - 1}(nativeProviderId, RATE, RATE * 10, address(0));
     }
 
     function test_RevertWhen_NativeValueAboveAmount() public {
@@ -281,66 +366,66 @@ contract CreateStream_Test is ConcreteTest {
             abi.encodeWithSelector(Errors.StreamPay_NativeValueMismatch.selector, RATE * 10 + 1, RATE * 10)
         );
         vm.prank(alice);
-        streamPay.createStream{value: RATE * 10 + 1}(nativeProviderId, RATE, RATE * 10);
+        streamPay.createStream{value: RATE * 10 + 1}(nativeProviderId, RATE, RATE * 10, address(0));
     }
 
     function test_RevertWhen_ERC20StreamSentNativeValue() public {
         vm.expectRevert(abi.encodeWithSelector(Errors.StreamPay_UnexpectedNativeValue.selector, 1));
         vm.prank(alice);
-        streamPay.createStream{value: 1}(usdProviderId, USD_RATE, USD_RATE * 10);
+        streamPay.createStream{value: 1}(usdProviderId, USD_RATE, USD_RATE * 10, address(0));
     }
 
     function test_RevertWhen_DepositBelowOneSecond() public {
         vm.expectRevert(abi.encodeWithSelector(Errors.StreamPay_DepositTooSmall.selector, RATE - 1, RATE));
         vm.prank(alice);
-        streamPay.createStream{value: RATE - 1}(nativeProviderId, RATE, RATE - 1);
+        streamPay.createStream{value: RATE - 1}(nativeProviderId, RATE, RATE - 1, address(0));
     }
 
     function test_RevertWhen_DepositZero() public {
         vm.expectRevert(abi.encodeWithSelector(Errors.StreamPay_DepositTooSmall.selector, 0, USD_RATE));
         vm.prank(alice);
-        streamPay.createStream(usdProviderId, USD_RATE, 0);
+        streamPay.createStream(usdProviderId, USD_RATE, 0, address(0));
     }
 
     function test_RevertWhen_ERC20DepositBelowOneSecond() public {
         vm.expectRevert(abi.encodeWithSelector(Errors.StreamPay_DepositTooSmall.selector, USD_RATE - 1, USD_RATE));
         vm.prank(alice);
-        streamPay.createStream(usdProviderId, USD_RATE, USD_RATE - 1);
+        streamPay.createStream(usdProviderId, USD_RATE, USD_RATE - 1, address(0));
     }
 
-    function test_RevertWhen_StopTimeBeyondUint40() public {
+    function test_RevertWhen_StopTimeBeyondUint32() public {
         address cheap = makeAddr("cheap");
         vm.deal(cheap, MIN_STAKE);
         uint256 cheapId = registerProvider(cheap, MODEL, 1, address(0));
-        uint256 deposit = uint256(type(uint40).max) + 1 - START_TIME; // stop = 2^40
+        uint256 deposit = uint256(type(uint32).max) + 1 - START_TIME; // stop = 2^32
 
         vm.expectRevert(abi.encodeWithSelector(Errors.StreamPay_DepositTooLarge.selector, deposit, 1));
         vm.prank(alice);
-        streamPay.createStream{value: deposit}(cheapId, 1, deposit);
+        streamPay.createStream{value: deposit}(cheapId, 1, deposit, address(0));
     }
 
-    function test_RevertWhen_AmountBeyondUint120() public {
+    function test_RevertWhen_AmountBeyondUint112() public {
         uint256 price = type(uint96).max;
         uint256 whaleId = registerWhaleProvider(price);
-        uint256 deposit = price * ((1 << 24) + 1); // > 2^120 - 1
+        uint256 deposit = price * ((1 << 16) + 1); // > 2^112 - 1
         vm.deal(alice, deposit);
 
         vm.expectRevert(abi.encodeWithSelector(Errors.StreamPay_DepositTooLarge.selector, deposit, price));
         vm.prank(alice);
-        streamPay.createStream{value: deposit}(whaleId, price, deposit);
+        streamPay.createStream{value: deposit}(whaleId, price, deposit, address(0));
     }
 
-    function test_RevertWhen_ERC20AmountBeyondUint120() public {
+    function test_RevertWhen_ERC20AmountBeyondUint112() public {
         uint256 price = type(uint96).max;
         address whale = makeAddr("usdWhale");
         vm.deal(whale, MIN_STAKE);
         uint256 whaleId = registerProvider(whale, MODEL, price, address(usd));
-        uint256 deposit = price * ((1 << 24) + 1);
+        uint256 deposit = price * ((1 << 16) + 1);
         usd.mint(alice, deposit);
 
         vm.expectRevert(abi.encodeWithSelector(Errors.StreamPay_DepositTooLarge.selector, deposit, price));
         vm.prank(alice);
-        streamPay.createStream(whaleId, price, deposit);
+        streamPay.createStream(whaleId, price, deposit, address(0));
     }
 
     function test_RevertWhen_FeeOnTransferToken() public {
@@ -359,7 +444,7 @@ contract CreateStream_Test is ConcreteTest {
             )
         );
         vm.prank(alice);
-        streamPay.createStream(feeProviderId, 100, deposit);
+        streamPay.createStream(feeProviderId, 100, deposit, address(0));
 
         assertEq(fee.balanceOf(alice), 1e18, "nothing taken");
         assertEq(fee.balanceOf(address(streamPay)), 0, "nothing booked");
@@ -376,7 +461,7 @@ contract CreateStream_Test is ConcreteTest {
             )
         );
         vm.prank(bob);
-        streamPay.createStream(usdProviderId, USD_RATE, USD_RATE * 10);
+        streamPay.createStream(usdProviderId, USD_RATE, USD_RATE * 10, address(0));
     }
 
     function test_RevertWhen_ERC20BalanceTooLow() public {
@@ -388,7 +473,7 @@ contract CreateStream_Test is ConcreteTest {
             abi.encodeWithSelector(IERC20Errors.ERC20InsufficientBalance.selector, poor, 0, USD_RATE * 10)
         );
         vm.prank(poor);
-        streamPay.createStream(usdProviderId, USD_RATE, USD_RATE * 10);
+        streamPay.createStream(usdProviderId, USD_RATE, USD_RATE * 10, address(0));
     }
 
     function test_RevertWhen_TooLittleGasToReturnTheDust() public {
@@ -396,7 +481,7 @@ contract CreateStream_Test is ConcreteTest {
         vm.deal(address(this), RATE * 10 + 1);
         vm.prank(alice);
         (bool ok, bytes memory ret) = address(streamPay).call{value: RATE * 10 + 1, gas: 100_000}(
-            abi.encodeCall(streamPay.createStream, (nativeProviderId, RATE, RATE * 10 + 1))
+            abi.encodeCall(streamPay.createStream, (nativeProviderId, RATE, RATE * 10 + 1, address(0)))
         );
         assertInsufficientGas(ok, ret);
         assertEq(streamPay.nextStreamId(), 1, "no stream");
@@ -408,6 +493,12 @@ contract CreateStream_Test is ConcreteTest {
     /*//////////////////////////////////////////////////////////////
                                  HELPERS
     //////////////////////////////////////////////////////////////*/
+
+    /// @dev Storage slot of `_namedSessionKeys[streamId]` (the mapping after `balanceOf`), read with
+    /// vm.load to prove streams without a key never write it; checked against the getter above.
+    function _keySlot(uint256 streamId) private pure returns (bytes32) {
+        return keccak256(abi.encode(streamId, BALANCES_SLOT + 1));
+    }
 
     function registerWhaleProvider(uint256 price) internal returns (uint256) {
         address whale = makeAddr("whale");

@@ -7,7 +7,8 @@ import {IComputeRegistry} from "../../../src/interfaces/IComputeRegistry.sol";
 import {StreamStatus} from "../../../src/types/DataTypes.sol";
 
 /// @notice ComputeRegistry.rateProvider: the sender of a closed stream that paid something rates its
-/// provider once, 1..5; the registry keeps the count and the sum.
+/// provider once, 1..5; the registry keeps the count and the sum. A cancelling stream is not closed yet:
+/// its recipient may still answer.
 contract RateProvider_Test is BaseTest {
     uint256 internal constant SECONDS = 1000;
 
@@ -76,6 +77,20 @@ contract RateProvider_Test is BaseTest {
         registry.rateProvider(streamId, 4);
     }
 
+    function test_RevertWhen_StreamCancelling() public {
+        uint256 streamId = createNative(alice, nativeProviderId, RATE * SECONDS);
+        vm.warp(START_TIME + 100);
+        streamPay.withdrawFromStream(streamId, voucher(aliceKey, streamId, RATE * 50)); // it paid something
+        vm.prank(alice);
+        streamPay.cancelStream(streamId);
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.Registry_StreamNotClosed.selector, streamId, StreamStatus.Cancelling)
+        );
+        vm.prank(alice);
+        registry.rateProvider(streamId, 1);
+        assertFalse(registry.isRated(streamId), "not rated");
+    }
+
     function test_RevertWhen_CancelledBeforeAnythingStreamed() public {
         uint256 streamId = createNative(alice, nativeProviderId, RATE * SECONDS);
         vm.prank(alice);
@@ -89,7 +104,7 @@ contract RateProvider_Test is BaseTest {
         uint256 streamId = createUsd(alice, usdProviderId, USD_RATE * SECONDS);
         vm.warp(START_TIME + 100);
         vm.prank(usdProvider);
-        streamPay.closeByRecipient(streamId, 0);
+        streamPay.closeByRecipient(streamId, unsignedVoucher(0));
         vm.expectRevert(abi.encodeWithSelector(Errors.Registry_StreamPaidNothing.selector, streamId));
         vm.prank(alice);
         registry.rateProvider(streamId, 1);
@@ -123,23 +138,45 @@ contract RateProvider_Test is BaseTest {
         _assertRatings(usdProviderId, 0, 0);
     }
 
-    function test_WhenSettled_Rateable() public {
+    function test_WhenCancelFinalisedAfterAWithdrawal_Rateable() public {
         uint256 streamId = createNative(alice, nativeProviderId, RATE * SECONDS);
-        vm.warp(START_TIME + SECONDS);
-        streamPay.withdrawFromStream(streamId);
-        assertTrue(getStream(streamId).status == StreamStatus.Settled, "settled");
+        vm.warp(START_TIME + 100);
+        streamPay.withdrawFromStream(streamId, voucher(aliceKey, streamId, RATE * 50));
         vm.prank(alice);
-        registry.rateProvider(streamId, 5);
-        _assertRatings(nativeProviderId, 1, 5);
-    }
-
-    function test_WhenSettledByKeeper_Rateable() public {
-        uint256 streamId = createUsd(alice, usdProviderId, USD_RATE * SECONDS);
-        vm.warp(START_TIME + SECONDS);
+        streamPay.cancelStream(streamId);
+        vm.warp(START_TIME + 100 + CHALLENGE_WINDOW);
         uint256[] memory ids = new uint256[](1);
         ids[0] = streamId;
         vm.prank(keeper);
         streamPay.batchUpdateStreams(ids);
+        assertTrue(getStream(streamId).status == StreamStatus.Cancelled, "cancelled");
+        vm.prank(alice);
+        registry.rateProvider(streamId, 2);
+        _assertRatings(nativeProviderId, 1, 2);
+    }
+
+    function test_RevertWhen_CancelFinalisedHavingPaidNothing() public {
+        uint256 streamId = createNative(alice, nativeProviderId, RATE * SECONDS);
+        vm.warp(START_TIME + 100);
+        vm.prank(alice);
+        streamPay.cancelStream(streamId);
+        vm.warp(START_TIME + 100 + CHALLENGE_WINDOW);
+        uint256[] memory ids = new uint256[](1);
+        ids[0] = streamId;
+        streamPay.batchUpdateStreams(ids);
+        vm.expectRevert(abi.encodeWithSelector(Errors.Registry_StreamPaidNothing.selector, streamId));
+        vm.prank(alice);
+        registry.rateProvider(streamId, 1);
+    }
+
+    function test_WhenSettledByKeeper_Rateable() public {
+        uint256 streamId = createUsd(alice, usdProviderId, USD_RATE * SECONDS);
+        vm.warp(START_TIME + SECONDS + GRACE_PERIOD);
+        uint256[] memory ids = new uint256[](1);
+        ids[0] = streamId;
+        vm.prank(keeper);
+        streamPay.batchUpdateStreams(ids);
+        assertTrue(getStream(streamId).status == StreamStatus.Settled, "settled");
         vm.prank(alice);
         registry.rateProvider(streamId, 2);
         _assertRatings(usdProviderId, 1, 2);
@@ -160,7 +197,7 @@ contract RateProvider_Test is BaseTest {
         // The receipt charges 0 but the provider already took 20 s: the stream did pay it.
         uint256 streamId = createNative(alice, nativeProviderId, RATE * SECONDS);
         vm.warp(START_TIME + 20);
-        streamPay.withdrawFromStream(streamId);
+        streamPay.withdrawFromStream(streamId, voucher(aliceKey, streamId, RATE * 20));
         bytes memory sig = signFinalReceipt(providerKey, streamId, 0);
         vm.prank(alice);
         streamPay.closeWithReceipt(streamId, 0, sig);
@@ -175,8 +212,9 @@ contract RateProvider_Test is BaseTest {
             vm.warp(START_TIME + uint256(score) * 1000);
             uint256 streamId = createNative(bob, nativeProviderId, RATE * 100);
             vm.warp(START_TIME + uint256(score) * 1000 + 10);
+            bytes memory sig = signFinalReceipt(providerKey, streamId, RATE * 10);
             vm.prank(bob);
-            streamPay.cancelStream(streamId);
+            streamPay.closeWithReceipt(streamId, RATE * 10, sig);
 
             sum += score;
             vm.expectEmit(address(registry));
@@ -191,10 +229,9 @@ contract RateProvider_Test is BaseTest {
         uint256 a = createNative(alice, nativeProviderId, RATE * SECONDS);
         uint256 b = createNative(bob, nativeProviderId, RATE * SECONDS);
         vm.warp(START_TIME + 10);
-        vm.prank(alice);
-        streamPay.cancelStream(a);
+        _cancelAndAnswer(alice, aliceKey, a, RATE * 10);
         vm.prank(provider);
-        streamPay.cancelStream(b); // closed by the recipient: its sender may still rate
+        streamPay.closeByRecipient(b, voucher(bobKey, b, RATE * 10)); // closed by the recipient: still rateable
 
         vm.expectRevert(abi.encodeWithSelector(Errors.Registry_NotStreamSender.selector, a, bob, alice));
         vm.prank(bob);
@@ -212,12 +249,20 @@ contract RateProvider_Test is BaseTest {
                                  HELPERS
     //////////////////////////////////////////////////////////////*/
 
-    /// @dev A native stream from `sender`, cancelled by it after `elapsed` seconds (so it paid something).
+    /// @dev A native stream from alice, cancelled by her after `elapsed` seconds and answered by the provider
+    /// with her voucher for all of it (so it is closed and paid something).
     function _cancelledAfter(address sender, uint256 elapsed) private returns (uint256 streamId) {
+        assertEq(sender, alice, "helper signs as alice");
         streamId = createNative(sender, nativeProviderId, RATE * SECONDS);
         vm.warp(START_TIME + elapsed);
+        _cancelAndAnswer(sender, aliceKey, streamId, RATE * elapsed);
+    }
+
+    function _cancelAndAnswer(address sender, uint256 senderKey, uint256 streamId, uint256 vouched) private {
         vm.prank(sender);
         streamPay.cancelStream(streamId);
+        vm.prank(provider);
+        streamPay.closeByRecipient(streamId, voucher(senderKey, streamId, vouched));
         assertTrue(getStream(streamId).status == StreamStatus.Cancelled, "cancelled");
         assertGt(getStream(streamId).withdrawn, 0, "paid something");
     }

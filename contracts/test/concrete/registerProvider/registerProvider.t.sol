@@ -86,7 +86,7 @@ contract RegisterProvider_Test is BaseTest {
     }
 
     function test_WhenMinStakeZero_RegistersWithoutStakeAndNoStakedEvent() public {
-        StreamPay localPay = new StreamPay(0, 1 days);
+        StreamPay localPay = new StreamPay(0, 1 days, GRACE_PERIOD, CHALLENGE_WINDOW);
         ComputeRegistry localRegistry = ComputeRegistry(address(localPay.registry()));
 
         vm.recordLogs();

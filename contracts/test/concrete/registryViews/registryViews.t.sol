@@ -47,8 +47,9 @@ contract RegistryViews_Test is BaseTest {
     function test_GetProvider_ReflectsStatsRatingsAndUpdates() public {
         uint256 streamId = createUsd(alice, usdProviderId, USD_RATE * 1000);
         vm.warp(START_TIME + 400);
+        bytes memory sig = signFinalReceipt(usdProviderKey, streamId, USD_RATE * 400);
         vm.prank(alice);
-        streamPay.cancelStream(streamId);
+        streamPay.closeWithReceipt(streamId, USD_RATE * 400, sig);
         vm.prank(alice);
         registry.rateProvider(streamId, 4);
         vm.warp(START_TIME + 500);
@@ -263,8 +264,8 @@ contract RegistryViews_Test is BaseTest {
         assertFalse(registry.isRated(1), "unknown stream not rated");
         uint256 streamId = createNative(alice, nativeProviderId, RATE * 100);
         vm.warp(START_TIME + 10);
-        vm.prank(alice);
-        streamPay.cancelStream(streamId);
+        vm.prank(provider);
+        streamPay.closeByRecipient(streamId, voucher(aliceKey, streamId, RATE * 10));
         assertFalse(registry.isRated(streamId), "closed, not rated");
         vm.prank(alice);
         registry.rateProvider(streamId, 3);

@@ -84,7 +84,7 @@ contract TopUp_Test is ConcreteTest {
 
     function test_WhenAfterAWithdrawal_KeepsAccountsRight() public {
         skipTime(30);
-        streamPay.withdrawFromStream(nativeStream);
+        streamPay.withdrawFromStream(nativeStream, voucher(aliceKey, nativeStream, RATE * 30));
         uint256 aliceBefore = alice.balance;
         vm.prank(alice);
         streamPay.topUp{value: RATE * 10}(nativeStream, RATE * 10);
@@ -151,21 +151,50 @@ contract TopUp_Test is ConcreteTest {
 
     function test_RevertWhen_StreamCancelled() public {
         vm.prank(alice);
-        streamPay.cancelStream(nativeStream);
+        streamPay.cancelStream(nativeStream); // nothing streamed: Cancelled at once
 
         vm.expectRevert(
-            abi.encodeWithSelector(Errors.StreamPay_StreamClosed.selector, nativeStream, StreamStatus.Cancelled)
+            abi.encodeWithSelector(Errors.StreamPay_StreamNotOpen.selector, nativeStream, StreamStatus.Cancelled)
+        );
+        vm.prank(alice);
+        streamPay.topUp{value: RATE}(nativeStream, RATE);
+    }
+
+    function test_RevertWhen_StreamCancelling() public {
+        // A cancel stopped streaming for good: more money cannot restart it.
+        skipTime(20);
+        vm.prank(alice);
+        streamPay.cancelStream(nativeStream);
+        uint256 aliceBefore = alice.balance;
+
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.StreamPay_StreamNotOpen.selector, nativeStream, StreamStatus.Cancelling)
+        );
+        vm.prank(alice);
+        streamPay.topUp{value: RATE}(nativeStream, RATE);
+        assertEq(alice.balance, aliceBefore, "nothing taken");
+    }
+
+    function test_RevertWhen_StreamClosed() public {
+        skipTime(20);
+        bytes memory sig = signFinalReceipt(providerKey, nativeStream, RATE * 5);
+        vm.prank(alice);
+        streamPay.closeWithReceipt(nativeStream, RATE * 5, sig);
+
+        vm.expectRevert(
+            abi.encodeWithSelector(Errors.StreamPay_StreamNotOpen.selector, nativeStream, StreamStatus.Closed)
         );
         vm.prank(alice);
         streamPay.topUp{value: RATE}(nativeStream, RATE);
     }
 
     function test_RevertWhen_StreamSettled() public {
-        skipTime(100);
-        streamPay.withdrawFromStream(nativeStream);
+        skipTime(100 + GRACE_PERIOD);
+        vm.prank(keeper);
+        streamPay.batchUpdateStreams(ids1(nativeStream));
 
         vm.expectRevert(
-            abi.encodeWithSelector(Errors.StreamPay_StreamClosed.selector, nativeStream, StreamStatus.Settled)
+            abi.encodeWithSelector(Errors.StreamPay_StreamNotOpen.selector, nativeStream, StreamStatus.Settled)
         );
         vm.prank(alice);
         streamPay.topUp{value: RATE}(nativeStream, RATE);
@@ -216,11 +245,11 @@ contract TopUp_Test is ConcreteTest {
         streamPay.topUp(usdStream, 0);
     }
 
-    function test_RevertWhen_StopTimeBeyondUint40() public {
+    function test_RevertWhen_StopTimeBeyondUint32() public {
         address cheap = makeAddr("cheap");
         vm.deal(cheap, MIN_STAKE);
         uint256 cheapId = registerProvider(cheap, MODEL, 1, address(0));
-        uint256 streamId = createNative(alice, cheapId, type(uint40).max - START_TIME - 10); // stop = max - 10
+        uint256 streamId = createNative(alice, cheapId, type(uint32).max - START_TIME - 10); // stop = max - 10
 
         vm.expectRevert(abi.encodeWithSelector(Errors.StreamPay_DepositTooLarge.selector, 11, 1));
         vm.prank(alice);
@@ -228,16 +257,16 @@ contract TopUp_Test is ConcreteTest {
 
         vm.prank(alice);
         streamPay.topUp{value: 10}(streamId, 10); // exactly to the edge is fine
-        assertEq(getStream(streamId).stopTime, type(uint40).max, "extended to the edge");
+        assertEq(getStream(streamId).stopTime, type(uint32).max, "extended to the edge");
     }
 
-    function test_RevertWhen_TotalBeyondUint120() public {
+    function test_RevertWhen_TotalBeyondUint112() public {
         uint256 price = type(uint96).max;
         address whale = makeAddr("whale");
         vm.deal(whale, MIN_STAKE);
         uint256 whaleId = registerProvider(whale, MODEL, price, address(0));
-        vm.deal(alice, price * ((1 << 24) + 1));
-        uint256 streamId = createNative(alice, whaleId, price * (1 << 24)); // total just under 2^120
+        vm.deal(alice, price * ((1 << 16) + 1));
+        uint256 streamId = createNative(alice, whaleId, price * (1 << 16)); // total just under 2^112
 
         vm.expectRevert(abi.encodeWithSelector(Errors.StreamPay_DepositTooLarge.selector, price, price));
         vm.prank(alice);

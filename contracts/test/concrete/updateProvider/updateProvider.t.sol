@@ -129,7 +129,7 @@ contract UpdateProvider_Test is BaseTest {
             abi.encodeWithSelector(Errors.StreamPay_RateAboveMax.selector, nativeProviderId, RATE * 5, RATE)
         );
         vm.prank(bob);
-        streamPay.createStream{value: RATE * 10}(nativeProviderId, RATE, RATE * 10);
+        streamPay.createStream{value: RATE * 10}(nativeProviderId, RATE, RATE * 10, address(0));
         uint256 newStream = createNative(bob, nativeProviderId, RATE * 50);
         assertEq(getStream(newStream).ratePerSecond, RATE * 5, "new stream at the new price");
     }
@@ -183,7 +183,7 @@ contract UpdateProvider_Test is BaseTest {
 
         vm.expectRevert(abi.encodeWithSelector(Errors.StreamPay_ProviderInactive.selector, nativeProviderId));
         vm.prank(alice);
-        streamPay.createStream{value: RATE * 10}(nativeProviderId, RATE, RATE * 10);
+        streamPay.createStream{value: RATE * 10}(nativeProviderId, RATE, RATE * 10, address(0));
     }
 
     function test_WhenDeactivated_OpenStreamsStillExit() public {
@@ -196,8 +196,12 @@ contract UpdateProvider_Test is BaseTest {
         uint256 aliceBefore = alice.balance;
         vm.prank(alice);
         streamPay.cancelStream(streamId);
-        assertEq(streamPay.balanceOf(provider, address(0)), RATE * 200, "provider keeps what streamed");
-        assertEq(alice.balance, aliceBefore + RATE * 800, "sender refunded the rest");
+        assertEq(alice.balance, aliceBefore + RATE * 800, "sender refunded the unstreamed part");
+        // The deactivated provider still answers with its voucher and is paid.
+        vm.prank(provider);
+        streamPay.closeByRecipient(streamId, voucher(aliceKey, streamId, RATE * 150));
+        assertEq(streamPay.balanceOf(provider, address(0)), RATE * 150, "provider keeps its voucher");
+        assertEq(alice.balance, aliceBefore + RATE * 850, "sender paid exactly its voucher");
     }
 
     function test_WhenDeactivatedAgain_NoEventAndCooldownNotRestarted() public {
@@ -264,7 +268,7 @@ contract UpdateProvider_Test is BaseTest {
     }
 
     function test_WhenMinStakeZero_ReactivatesWithoutStake() public {
-        StreamPay localPay = new StreamPay(0, 0);
+        StreamPay localPay = new StreamPay(0, 0, GRACE_PERIOD, CHALLENGE_WINDOW);
         ComputeRegistry localRegistry = ComputeRegistry(address(localPay.registry()));
         vm.startPrank(alice);
         uint256 id = localRegistry.registerProvider(MODEL, RATE, ENDPOINT, SERVICE_TYPE, address(0));

@@ -11,15 +11,17 @@ contract WithdrawBalance_Test is ConcreteTest {
     uint256 internal nativeCredit; // provider's native balance after setUp
     uint256 internal usdCredit; // usdProvider's stablecoin balance after setUp
 
-    /// @dev Gives both providers a balance: alice's streams are cancelled after 30 s.
+    /// @dev Gives both providers a balance: alice closes her streams after 30 s with their final receipts.
     function setUp() public override {
         super.setUp();
         uint256 nativeStream = createNative(alice, nativeProviderId, RATE * 100);
         uint256 usdStream = createUsd(alice, usdProviderId, USD_RATE * 100);
         skipTime(30);
+        bytes memory nativeSig = signFinalReceipt(providerKey, nativeStream, RATE * 30);
+        bytes memory usdSig = signFinalReceipt(usdProviderKey, usdStream, USD_RATE * 30);
         vm.startPrank(alice);
-        streamPay.cancelStream(nativeStream);
-        streamPay.cancelStream(usdStream);
+        streamPay.closeWithReceipt(nativeStream, RATE * 30, nativeSig);
+        streamPay.closeWithReceipt(usdStream, USD_RATE * 30, usdSig);
         vm.stopPrank();
         nativeCredit = RATE * 30;
         usdCredit = USD_RATE * 30;
@@ -81,8 +83,8 @@ contract WithdrawBalance_Test is ConcreteTest {
         uint256 usdId = registerProvider(provider, "other-model", USD_RATE, address(usd));
         uint256 streamId = createUsd(bob, usdId, USD_RATE * 10);
         skipTime(5);
-        vm.prank(bob);
-        streamPay.cancelStream(streamId);
+        vm.prank(provider);
+        streamPay.closeByRecipient(streamId, voucher(bobKey, streamId, USD_RATE * 5));
         assertEq(streamPay.balanceOf(provider, address(usd)), USD_RATE * 5, "usd credit");
 
         vm.prank(provider);
@@ -98,15 +100,13 @@ contract WithdrawBalance_Test is ConcreteTest {
         sender.setMode(Actor.ReceiveMode.Revert);
         skipTime(10);
         vm.prank(provider);
-        streamPay.cancelStream(streamId); // the refund push fails and is credited
-        assertEq(streamPay.balanceOf(address(sender), address(0)), RATE * 90, "refund credited");
+        streamPay.closeByRecipient(streamId, unsignedVoucher(0)); // the refund push fails and is credited
+        assertEq(streamPay.balanceOf(address(sender), address(0)), RATE * 100, "refund credited");
         address coldWallet = makeAddr("senderColdWallet");
 
-        sender.exec(
-            address(streamPay), 0, abi.encodeCall(streamPay.withdrawBalance, (address(0), coldWallet))
-        );
+        sender.exec(address(streamPay), 0, abi.encodeCall(streamPay.withdrawBalance, (address(0), coldWallet)));
 
-        assertEq(coldWallet.balance, RATE * 90, "refund reached another address");
+        assertEq(coldWallet.balance, RATE * 100, "refund reached another address");
         assertEq(streamPay.balanceOf(address(sender), address(0)), 0, "balance emptied");
     }
 
@@ -123,11 +123,11 @@ contract WithdrawBalance_Test is ConcreteTest {
 
     function test_RevertWhen_ToIsStreamPayItself() public {
         // Tokens sent to StreamPay itself would be stuck there forever: refused.
-        uint256 usdCredit = streamPay.balanceOf(usdProvider, address(usd));
         vm.expectRevert(abi.encodeWithSelector(Errors.StreamPay_InvalidPayoutAddress.selector, address(streamPay)));
         vm.prank(usdProvider);
         streamPay.withdrawBalance(address(usd), address(streamPay));
         assertEq(streamPay.balanceOf(usdProvider, address(usd)), usdCredit, "balance kept");
+        assertEq(usd.balanceOf(address(streamPay)), usdCredit, "funds kept");
     }
 
     function test_RevertWhen_NoBalance() public {
@@ -186,8 +186,8 @@ contract WithdrawBalance_Test is ConcreteTest {
         busd.approve(address(streamPay), type(uint256).max);
         uint256 streamId = createUsd(bob, providerId, 1000);
         skipTime(30);
-        vm.prank(bob);
-        streamPay.cancelStream(streamId);
+        vm.prank(bProvider);
+        streamPay.closeByRecipient(streamId, voucher(bobKey, streamId, 300));
         busd.setBlacklisted(bProvider, true);
 
         vm.expectRevert(
