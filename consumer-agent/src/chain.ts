@@ -49,8 +49,10 @@ export async function sendContract(
   gas: GasMeter,
   what: string,
   call: { address: Address; abi: readonly unknown[]; functionName: string; args?: readonly unknown[]; value?: bigint },
+  /** Block to simulate against: "pending" when the outcome depends on the time of the next block. */
+  blockTag: "latest" | "pending" = "latest",
 ): Promise<{ receipt: TransactionReceipt; result: unknown }> {
-  const { request, result } = await clients.public.simulateContract({ account: clients.wallet.account, ...(call as object) } as never);
+  const { request, result } = await clients.public.simulateContract({ account: clients.wallet.account, blockTag, ...(call as object) } as never);
   const hash = await clients.wallet.writeContract(request as never);
   const receipt = await clients.public.waitForTransactionReceipt({ hash });
   gas.add(what, receipt);

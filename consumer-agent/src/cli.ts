@@ -30,7 +30,11 @@ function costLines(s: Pick<SessionSummary, "deposited" | "paid" | "refunded" | "
 
 function outcomeLine(o: StreamOutcome, asset: { symbol: string; decimals: number }): string {
   const how = o.closedWith === "receipt" ? `closed with the final receipt (${formatUnitsOf(o.receiptAmount ?? 0n, asset)})` : o.closedWith === "cancel" ? `cancelled${o.reason ? ` — ${o.reason}` : ""}` : "closed by someone else";
-  return `  stream ${o.streamId} → provider ${o.providerId}: ${o.requests} request(s), ${(o.measuredMs / 1000).toFixed(3)} s measured, ${how}${o.dispute ? ` — RECEIPT REFUSED (${o.dispute.reason}); provider ${o.dispute.rated ? "rated 1" : "not rated"}` : ""}`;
+  const dispute = o.dispute ? ` — RECEIPT REFUSED (${o.dispute.reason}); provider ${o.dispute.rated ? "rated 1" : "to be rated 1 at `finalize`"}` : "";
+  const pending = o.pendingRefund !== undefined
+    ? `\n    ${formatUnitsOf(o.pendingRefund, asset)} is held until the provider answers with your vouchers or its challenge window ends at ${new Date(Number(o.challengeEndsAt) * 1000).toISOString()}; then run \`finalize\``
+    : "";
+  return `  stream ${o.streamId} → provider ${o.providerId}: ${o.requests} request(s), ${(o.measuredMs / 1000).toFixed(3)} s measured, ${how}${dispute}${pending}`;
 }
 
 async function connect(loaded: LoadedConsumerConfig, log: pino.Logger): Promise<ClawConsumer> {
@@ -57,6 +61,7 @@ async function connect(loaded: LoadedConsumerConfig, log: pino.Logger): Promise<
     maxAttempts: c.maxAttempts,
     receiptPolicy: { toleranceBps: c.receiptToleranceBps, slackMs: c.receiptSlackMs },
     closeWaitMs: c.closeWaitMs,
+    cancelAnswerWaitMs: c.cancelAnswerWaitMs,
     sessionIdleSeconds: c.sessionIdleSeconds,
     rateServed: c.rateServed,
     dataDir: c.dataDir,
@@ -97,7 +102,10 @@ async function run(loaded: LoadedConsumerConfig): Promise<number> {
       out(`Streams of ${consumer.address} (from the ${found.source}):\n`);
       if (!found.streams.length) out("  none\n");
       for (const s of found.streams) {
-        out(`  #${s.id}  provider ${s.providerId}  ${s.status.padEnd(19)} deposited ${formatUnits(s.deposited, asset.decimals)}  streamed ${formatUnits(s.streamed, asset.decimals)}  refundable ${formatUnits(s.refundable, asset.decimals)}  refunded ${formatUnits(s.refunded, asset.decimals)}\n`);
+        const window = s.challengeEndsAt !== undefined && (s.status === "cancelling" || s.status === "challenge_expired")
+          ? `  window ends ${new Date(Number(s.challengeEndsAt) * 1000).toISOString()}`
+          : "";
+        out(`  #${s.id}  provider ${s.providerId}  ${s.status.padEnd(19)} deposited ${formatUnits(s.deposited, asset.decimals)}  streamed ${formatUnits(s.streamed, asset.decimals)}  paid ${formatUnits(s.withdrawn, asset.decimals)}  refundable ${formatUnits(s.refundable, asset.decimals)}  refunded ${formatUnits(s.refunded, asset.decimals)}${window}\n`);
       }
       return 0;
     }
@@ -164,6 +172,20 @@ async function run(loaded: LoadedConsumerConfig): Promise<number> {
         return 0;
       }
       out(`${outcomeLine(r.outcome, asset)}\n${costLines({ ...r.outcome, gasUsed: r.gasUsed, gasCost: r.gasCost, asset }, native)}\n`);
+      return 0;
+    }
+    case "finalize": {
+      const r = await consumer.finalize(loaded.operands.length ? loaded.operands.map((id) => BigInt(id)) : undefined);
+      if (json) {
+        out(`${toJson(r)}\n`);
+        return 0;
+      }
+      if (!r.finalized.length && !r.waiting.length) out("No cancel to finalise.\n");
+      for (const f of r.finalized) out(`  stream ${f.streamId}: finalised, ${formatUnitsOf(f.refunded, asset)} came back${f.rated ? "; provider rated" : ""}\n`);
+      for (const w of r.waiting) {
+        out(`  stream ${w.streamId}: ${formatUnitsOf(w.pendingRefund, asset)} held until ${new Date(Number(w.challengeEndsAt) * 1000).toISOString()} (the provider's window to answer)\n`);
+      }
+      if (r.gasUsed > 0n) out(`  gas ${formatUnitsOf(r.gasCost, native)} (${r.gasUsed} gas)\n`);
       return 0;
     }
     case "top-up": {

@@ -42,6 +42,7 @@ export type ConsumerConfig = {
   receiptToleranceBps: number;
   receiptSlackMs: number;
   closeWaitMs: number;
+  cancelAnswerWaitMs: number;
   sessionIdleSeconds: number;
   rateServed: number;
   dataDir: string;
@@ -96,8 +97,10 @@ export const OPTIONS: OptionSpec<keyof ConsumerConfig | keyof ConsumerSecrets>[]
     description: "Milliseconds per request added to the measured serving time before a receipt counts as inflated (timer granularity)." },
   { key: "closeWaitMs", env: "CONSUMER_CLOSE_WAIT_MS", flag: "--close-wait-ms", default: "15000", parse: int(0, 600_000),
     description: "Before closing with a receipt, how long to wait for the chain to have streamed the receipt amount (so the provider is not underpaid) (ms)." },
+  { key: "cancelAnswerWaitMs", env: "CONSUMER_CANCEL_ANSWER_WAIT_MS", flag: "--cancel-answer-wait-ms", default: "10000", parse: int(0, 600_000),
+    description: "After cancelling a stream, how long to wait for the provider to answer with its voucher, which ends the cancel at once; otherwise the rest comes back after the challenge window (`finalize`) (ms)." },
   { key: "sessionIdleSeconds", env: "CONSUMER_SESSION_IDLE_SECONDS", flag: "--session-idle-seconds", default: "120", parse: int(1, 86_400),
-    description: "chat: close the session's stream (final receipt, refund) after this many idle seconds; the next prompt opens a new one. A stream pays by time, so an idle open stream costs money if a keeper settles it." },
+    description: "chat: close the session's stream (final receipt, refund) after this many idle seconds; the next prompt opens a new one. It is also closed before its stop time + grace period, after which anyone could settle it by time." },
   { key: "rateServed", env: "CONSUMER_RATE_SERVED", flag: "--rate-served", default: "0", parse: int(0, 5),
     description: "Rate providers that billed honestly this score (1–5) on-chain after each closed stream (costs gas); 0 = do not rate. Inflated receipts are always rated 1." },
   // Output and state
@@ -111,8 +114,9 @@ export const OPTIONS: OptionSpec<keyof ConsumerConfig | keyof ConsumerSecrets>[]
 
 const SECRET_FLAGS = keySecretFlags("CONSUMER");
 
-export type Command = "ask" | "chat" | "providers" | "streams" | "close" | "cancel" | "top-up" | "help" | "env-example";
-const COMMANDS: Command[] = ["ask", "chat", "providers", "streams", "close", "cancel", "top-up"];
+export type Command =
+  | "ask" | "chat" | "providers" | "streams" | "close" | "cancel" | "finalize" | "top-up" | "help" | "env-example";
+const COMMANDS: Command[] = ["ask", "chat", "providers", "streams", "close", "cancel", "finalize", "top-up"];
 /** Commands that only read: they need no key. */
 const READ_ONLY: Command[] = ["providers", "help", "env-example"];
 
@@ -170,6 +174,10 @@ export function loadConsumerConfig({ argv = process.argv.slice(2), env = process
     need(2, "a stream id and an amount: top-up <id> <amount in the asset's smallest unit>");
     if (operands[0] !== undefined && !/^\d+$/.test(operands[0])) problems.push(`top-up: the stream id must be a number, got "${operands[0].slice(0, 40)}"`);
     if (operands[1] !== undefined && !/^\d+$/.test(operands[1])) problems.push(`top-up: the amount must be a whole number of the asset's smallest unit, got "${operands[1].slice(0, 40)}"`);
+  } else if (command === "finalize") {
+    for (const id of operands) {
+      if (!/^\d+$/.test(id)) problems.push(`finalize: stream ids must be numbers, got "${id.slice(0, 40)}"`);
+    }
   } else if (["chat", "providers", "streams"].includes(command)) {
     if (operands.length) problems.push(`${command} takes no operands (got "${operands[0].slice(0, 40)}")`);
   }
@@ -195,7 +203,8 @@ export function loadConsumerConfig({ argv = process.argv.slice(2), env = process
 export function helpText(): string {
   return [
     "ClawCompute consumer agent: finds inference providers, pays them per second through StreamPay, and",
-    "closes every stream with the provider's signed final receipt (exact billing).",
+    "closes every stream with the provider's signed final receipt (exact billing). Every request carries a",
+    "spend voucher for exactly the receipts it accepted, so a provider can never take more than that.",
     "",
     "Usage: npm run consumer -- <command> [operands] [--option value ...] [--env-file PATH]",
     '       npm run consumer -- "a prompt" [--model M ...]      (short for ask)',
@@ -206,7 +215,9 @@ export function helpText(): string {
     "  providers             providers of --model: price per second and per hour, asset, rating, requests, live",
     "  streams               your streams: status, deposited, streamed, refundable",
     "  close <id>            close your stream with the provider's final receipt (exact billing)",
-    "  cancel <id>           cancel your stream: the provider keeps what streamed by time, the rest comes back",
+    "  cancel <id>           cancel your stream without the provider: the unstreamed part comes back now; the",
+    "                        provider may claim your vouchers within its challenge window, the rest comes back",
+    "  finalize [id ...]     collect what comes back from your cancels whose challenge window has ended",
     "  top-up <id> <amount>  add <amount> (asset's smallest unit) to your open stream, within --budget",
     "",
     "  --env-file PATH       read KEY=VALUE lines from PATH (default: ./.env if present); the process env wins",

@@ -1,10 +1,17 @@
 /**
  * The consumer agent as a library: `ClawConsumer.create(...)`, then `providers()`, `ask()`, `session()`
- * (chat), `streams()`, `close()`, `cancel()`, `topUp()`. The CLI (cli.ts) only calls these.
+ * (chat), `streams()`, `close()`, `cancel()`, `topUp()`, `finalize()`. The CLI (cli.ts) only calls these.
  */
 import { type Address, type LocalAccount, getAddress } from "viem";
 import pino, { type Logger } from "pino";
-import { type Deployment, computeRegistryAbi, streamPayAbi, streamStateAt } from "@clawcompute/sdk";
+import {
+  type Deployment,
+  StreamStatusCode,
+  computeRegistryAbi,
+  streamPayAbi,
+  streamStateAt,
+  streamStatusName,
+} from "@clawcompute/sdk";
 import { loadDeployment } from "@clawcompute/sdk/node";
 import { Budget } from "./budget.ts";
 import { type AssetInfo, GasMeter, assetInfo, makeClients, resolveAsset, sendContract } from "./chain.ts";
@@ -70,19 +77,32 @@ export type MyStream = {
   refunded: bigint;
   startTime: bigint;
   stopTime: bigint;
+  /** Cancelling: when the provider's window to answer ends (unix seconds). */
+  challengeEndsAt?: bigint;
 };
 
 export type StreamsReturnType = { streams: MyStream[]; source: "indexer" | "chain"; indexerError?: string };
 
 export type StreamActionResult = { outcome: StreamOutcome; gasUsed: bigint; gasCost: bigint; asset: AssetInfo };
 
+export type FinalizeResult = {
+  /** Cancels finalised now, with what came back to this wallet from each. */
+  finalized: Array<{ streamId: bigint; refunded: bigint; rated: boolean }>;
+  /** Cancels still inside the provider's challenge window, with when it ends (unix seconds). */
+  waiting: Array<{ streamId: bigint; challengeEndsAt: bigint; pendingRefund: bigint }>;
+  gasUsed: bigint;
+  gasCost: bigint;
+  asset: AssetInfo;
+};
+
 const STREAMS_QUERY = `query MyStreams($sender: String!) {
   streamViews(where: { sender: $sender }, orderBy: "id", orderDirection: "desc", limit: 1000) {
-    items { id providerId recipient asset status ratePerSecond deposited streamed withdrawn refundable refunded startTime stopTime }
+    items {
+      id providerId recipient asset status ratePerSecond deposited streamed withdrawn refundable refunded
+      startTime stopTime challengeEndsAt
+    }
   }
 }`;
-
-const STATUS_NAMES: Record<number, string> = { 1: "open", 2: "settled", 3: "cancelled", 4: "closed" };
 
 export class ClawConsumer {
   private constructor(readonly ctx: ConsumerContext) {}
@@ -99,6 +119,12 @@ export class ClawConsumer {
     const assetAddress = resolveAsset(p.asset ?? "native", deployment, "CONSUMER_ASSET");
     const asset = await assetInfo(clients, assetAddress);
     const streamPay = deployment.contracts.StreamPay.address;
+    const [gracePeriod, challengeWindow] = await Promise.all([
+      clients.public.readContract({ address: streamPay, abi: streamPayAbi, functionName: "gracePeriod" }),
+      clients.public.readContract({ address: streamPay, abi: streamPayAbi, functionName: "challengeWindow" }),
+    ]).catch((error: Error) => {
+      throw new Error(`StreamPay at ${streamPay} does not answer as expected (${error.message.split("\n")[0]}): is the deployment current? Re-run \`npm run deploy\`.`);
+    });
     const settings: ConsumerSettings = { ...DEFAULT_SETTINGS, ...Object.fromEntries(Object.entries(p).filter(([k, v]) => k in DEFAULT_SETTINGS && v !== undefined)), budget: p.budget };
     return new ClawConsumer({
       clients,
@@ -109,6 +135,8 @@ export class ClawConsumer {
       domain: { chainId, streamPay },
       asset,
       settings,
+      gracePeriod,
+      challengeWindow,
       log: p.log ?? pino({ level: "silent" }),
       journal: new StreamJournal(p.dataDir, chainId, streamPay),
       fetch: p.fetch ?? fetch,
@@ -189,6 +217,7 @@ export class ClawConsumer {
           refunded: BigInt(r.refunded),
           startTime: BigInt(r.startTime),
           stopTime: BigInt(r.stopTime),
+          ...(r.challengeEndsAt ? { challengeEndsAt: BigInt(r.challengeEndsAt) } : {}),
         }));
         return { streams, source: "indexer" };
       } catch (error) {
@@ -207,8 +236,14 @@ export class ClawConsumer {
     const streams = await Promise.all(
       logs.map(async (l) => {
         const v = await this.ctx.clients.public.readContract({ address: this.ctx.streamPay, abi: streamPayAbi, functionName: "getStreamView", args: [l.args.streamId!], blockTag: "pending" });
-        const state = v.status === 1 ? streamStateAt(v.status, v.stopTime, block.timestamp) : STATUS_NAMES[v.status] ?? String(v.status);
-        return { id: v.id, providerId: v.providerId, recipient: v.recipient, asset: v.asset, status: state, ratePerSecond: v.ratePerSecond, deposited: v.deposited, streamed: v.streamed, withdrawn: v.withdrawn, refundable: v.status === 1 ? v.deposited - v.streamed : 0n, refunded: v.refunded, startTime: v.startTime, stopTime: v.stopTime };
+        const state = streamStateAt(v.status, v.stopTime, block.timestamp, this.ctx.gracePeriod);
+        const open = v.status === StreamStatusCode.Open;
+        return {
+          id: v.id, providerId: v.providerId, recipient: v.recipient, asset: v.asset, status: state,
+          ratePerSecond: v.ratePerSecond, deposited: v.deposited, streamed: v.streamed, withdrawn: v.withdrawn,
+          refundable: open ? v.deposited - v.streamed : 0n, refunded: v.refunded, startTime: v.startTime,
+          stopTime: v.stopTime, ...(v.challengeEndsAt > 0n ? { challengeEndsAt: v.challengeEndsAt } : {}),
+        };
       }),
     );
     streams.sort((a, b) => (a.id > b.id ? -1 : 1));
@@ -221,7 +256,11 @@ export class ClawConsumer {
       throw new Error(`stream ${streamId} does not exist on chain ${this.ctx.domain.chainId}`);
     });
     if (view.sender.toLowerCase() !== this.address.toLowerCase()) throw new Error(`stream ${streamId} was opened by ${view.sender}, not by this wallet (${this.address})`);
-    if (view.status !== 1) throw new Error(`stream ${streamId} is already ${STATUS_NAMES[view.status] ?? view.status}`);
+    if (view.status !== StreamStatusCode.Open) {
+      const name = streamStatusName(view.status).toLowerCase();
+      const hint = view.status === StreamStatusCode.Cancelling ? ": run `finalize` after its challenge window ends" : "";
+      throw new Error(`stream ${streamId} is already ${name}${hint}`);
+    }
     const provider = await this.ctx.clients.public.readContract({ address: this.ctx.registry, abi: computeRegistryAbi, functionName: "getProvider", args: [view.providerId] });
     return { view, provider };
   }
@@ -239,7 +278,10 @@ export class ClawConsumer {
     return { outcome, gasUsed: gas.gasUsed, gasCost: gas.cost, asset: this.ctx.asset };
   }
 
-  /** Cancels one of this wallet's streams: the provider keeps what streamed by time, the rest comes back. */
+  /**
+   * Cancels one of this wallet's streams: the unstreamed part comes back at once; the provider may claim
+   * the vouchers this wallet signed until its challenge window ends, and the rest comes back after that.
+   */
   async cancel(streamId: bigint): Promise<StreamActionResult> {
     const { view, provider } = await this.ownOpenStream(streamId);
     const gas = new GasMeter();
@@ -275,10 +317,70 @@ export class ClawConsumer {
     if (entry) {
       stream.measuredMs = entry.measuredMs;
       stream.requests = entry.requests;
+      stream.accepted = BigInt(entry.accepted ?? "0");
     } else {
       stream.unmeasured = true;
     }
     return stream;
+  }
+
+  /**
+   * Finishes this wallet's cancels whose challenge window has passed (one `batchUpdateStreams`): what no
+   * voucher claimed comes back. Then gives the ratings that were waiting for those streams to close.
+   * `streamIds` limits it to those streams; by default every cancel this agent's journal knows.
+   */
+  async finalize(streamIds?: bigint[]): Promise<FinalizeResult> {
+    const ids = streamIds ?? this.ctx.journal.all().filter(([, e]) => !e.closed && e.challengeEndsAt).map(([id]) => id);
+    const gas = new GasMeter();
+    const result: FinalizeResult = { finalized: [], waiting: [], gasUsed: 0n, gasCost: 0n, asset: this.ctx.asset };
+    // The pending block's time: on a quiet chain the latest block can be far behind the clock, and the
+    // finalising transaction goes into the next block anyway.
+    const block = await this.ctx.clients.public.getBlock({ blockTag: "pending" }).catch(() => this.ctx.clients.public.getBlock());
+    const due: bigint[] = [];
+    const before = new Map<bigint, bigint>();
+    for (const id of ids) {
+      const view = await this.ctx.clients.public.readContract({ address: this.ctx.streamPay, abi: streamPayAbi, functionName: "getStreamView", args: [id] }).catch(() => undefined);
+      if (!view || view.sender.toLowerCase() !== this.address.toLowerCase()) continue;
+      if (view.status !== StreamStatusCode.Cancelling) {
+        if (view.status !== StreamStatusCode.Open) await this.closeEntry(id, view.withdrawn, result, gas);
+        continue;
+      }
+      if (block.timestamp < view.challengeEndsAt) {
+        result.waiting.push({ streamId: id, challengeEndsAt: view.challengeEndsAt, pendingRefund: view.streamed - view.withdrawn });
+        continue;
+      }
+      due.push(id);
+      before.set(id, view.refunded);
+    }
+    if (due.length) {
+      await sendContract(this.ctx.clients, gas, "batchUpdateStreams", { address: this.ctx.streamPay, abi: streamPayAbi, functionName: "batchUpdateStreams", args: [due] }, "pending");
+      for (const id of due) {
+        const view = await this.ctx.clients.public.readContract({ address: this.ctx.streamPay, abi: streamPayAbi, functionName: "getStreamView", args: [id] });
+        const entry = await this.closeEntry(id, view.withdrawn, result, gas);
+        entry.refunded = view.refunded - (before.get(id) ?? 0n);
+      }
+    }
+    result.gasUsed = gas.gasUsed;
+    result.gasCost = gas.cost;
+    return result;
+  }
+
+  /** Marks a stream closed in the journal and gives a rating that waited for it. */
+  private async closeEntry(streamId: bigint, paid: bigint, result: FinalizeResult, gas: GasMeter) {
+    const entry = this.ctx.journal.get(streamId);
+    let rated = false;
+    if (entry?.pendingRating && paid > 0n) {
+      try {
+        await sendContract(this.ctx.clients, gas, "rateProvider", { address: this.ctx.registry, abi: computeRegistryAbi, functionName: "rateProvider", args: [streamId, entry.pendingRating] });
+        rated = true;
+      } catch (error) {
+        this.ctx.log.warn({ streamId: streamId.toString(), err: (error as Error).message }, "could not give the pending rating");
+      }
+    }
+    this.ctx.journal.update(streamId, { closed: true, pendingRating: undefined });
+    const record = { streamId, refunded: 0n, rated };
+    result.finalized.push(record);
+    return record;
   }
 }
 

@@ -22,6 +22,8 @@ export type ConsumerSettings = {
   maxAttempts: number;
   receiptPolicy: ReceiptPolicy;
   closeWaitMs: number;
+  /** After a cancel, how long to wait for the provider to answer it with its voucher (ms). */
+  cancelAnswerWaitMs: number;
   sessionIdleSeconds: number;
   /** Score given to honest providers after each close (0 = none). */
   rateServed: number;
@@ -41,6 +43,7 @@ export const DEFAULT_SETTINGS: Omit<ConsumerSettings, "budget"> = {
   maxAttempts: 3,
   receiptPolicy: { toleranceBps: 100, slackMs: 50 },
   closeWaitMs: 15_000,
+  cancelAnswerWaitMs: 10_000,
   sessionIdleSeconds: 120,
   rateServed: 0,
   indexerUrl: undefined,
@@ -55,6 +58,10 @@ export type ConsumerContext = {
   domain: PaymentDomainParameters;
   asset: AssetInfo;
   settings: ConsumerSettings;
+  /** StreamPay's deploy-time windows (seconds): closes after stopTime + grace are settled by time. */
+  gracePeriod: bigint;
+  /** Seconds the provider has to answer this consumer's cancel before the rest comes back. */
+  challengeWindow: bigint;
   log: Logger;
   journal: StreamJournal;
   fetch: typeof fetch;

@@ -1,7 +1,9 @@
 /**
- * The consumer's own record of each stream it opened: provider, rate, and the serving time it measured
- * itself. It lets `close <id>` (a later run) check a final receipt against that measurement. One JSON
- * file per chain and StreamPay, written atomically after every request.
+ * The consumer's own record of each stream it opened: provider, rate, the serving time it measured
+ * itself, and the voucher it has signed (the receipts it accepted). It lets `close <id>` (a later run)
+ * check a final receipt against that measurement and keep signing from where it stopped, and
+ * `finalize` find cancels to finish. One JSON file per chain and StreamPay, written atomically after
+ * every request.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -14,6 +16,12 @@ export type JournalEntry = {
   measuredMs: number;
   requests: number;
   openedAt: number;
+  /** The largest voucher signed on the stream: the amount of the last receipt accepted (decimal). */
+  accepted?: string;
+  /** Cancelled and waiting for the provider's answer or the end of the challenge window (unix seconds). */
+  challengeEndsAt?: number;
+  /** A rating to give once the stream has closed (a refused receipt rates the provider 1). */
+  pendingRating?: number;
   closed?: boolean;
 };
 
@@ -39,6 +47,11 @@ export class StreamJournal {
   set(streamId: bigint, entry: JournalEntry): void {
     this.entries[streamId.toString()] = entry;
     this.save();
+  }
+
+  /** Every stream recorded, by id. */
+  all(): Array<[bigint, JournalEntry]> {
+    return Object.entries(this.entries).map(([id, entry]) => [BigInt(id), entry]);
   }
 
   update(streamId: bigint, change: Partial<JournalEntry>): void {

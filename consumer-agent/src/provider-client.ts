@@ -1,8 +1,9 @@
 /**
  * HTTP to a provider agent (DESIGN §3): how to pay (GET /v1/payment), a paid chat completion streamed as
  * server-sent events with its cumulative receipt, and the final receipt (POST /v1/receipts/final). Every
- * paid call is signed with the SDK's payment headers over the exact body bytes. Failures are
- * {@link ProviderError}s, which the session answers by closing the stream and trying the next provider.
+ * paid call is signed with the SDK's payment headers over the exact body bytes, and carries the spend
+ * voucher the caller passes: what it has accepted to pay so far. Failures are {@link ProviderError}s,
+ * which the session answers by closing the stream and trying the next provider.
  */
 import type { Account } from "viem";
 import { type PaymentDomainParameters, type PaymentRequiredBody, RECEIPT_HEADER, type WireReceipt, createPaymentHeaders } from "@clawcompute/sdk";
@@ -15,6 +16,8 @@ export class ProviderError extends Error {
     message: string,
     readonly status?: number,
     readonly code?: string,
+    /** From a Retry-After header: when asking again may succeed (ms). */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = "ProviderError";
@@ -62,7 +65,9 @@ async function httpError(response: Response, what: string): Promise<ProviderErro
   } catch {
     /* not JSON */
   }
-  return new ProviderError("http", `${what}: HTTP ${response.status}${code ? ` ${code}` : ""}: ${message}`, response.status, code);
+  const retryAfter = Number(response.headers.get("retry-after"));
+  const retryAfterMs = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined;
+  return new ProviderError("http", `${what}: HTTP ${response.status}${code ? ` ${code}` : ""}: ${message}`, response.status, code, retryAfterMs);
 }
 
 export class ProviderClient {
@@ -88,17 +93,28 @@ export class ProviderClient {
     return json.payment;
   }
 
-  private headers(streamId: bigint, body: string) {
-    return createPaymentHeaders({ signer: this.p.signer, domain: this.p.domain, streamId, body });
+  private headers(streamId: bigint, cumulative: bigint, body: string) {
+    return createPaymentHeaders({ signer: this.p.signer, domain: this.p.domain, streamId, cumulative, body });
   }
 
   /**
    * POST /v1/chat/completions with `stream: true`, calling `onToken` with each piece of text as it arrives.
    * The serving time is measured from just before the request is sent until the last byte is read.
+   * `cumulative` is the voucher it carries: everything accepted on the stream before this request.
    */
-  async chat(streamId: bigint, request: { model: string; messages: ChatMessage[]; maxTokens?: number }, onToken?: (text: string) => void): Promise<ChatResult> {
-    const body = JSON.stringify({ model: request.model, messages: request.messages, stream: true, ...(request.maxTokens ? { max_tokens: request.maxTokens } : {}) });
-    const headers = { "content-type": "application/json", ...(await this.headers(streamId, body)) };
+  async chat(
+    streamId: bigint,
+    cumulative: bigint,
+    request: { model: string; messages: ChatMessage[]; maxTokens?: number },
+    onToken?: (text: string) => void,
+  ): Promise<ChatResult> {
+    const body = JSON.stringify({
+      model: request.model,
+      messages: request.messages,
+      stream: true,
+      ...(request.maxTokens ? { max_tokens: request.maxTokens } : {}),
+    });
+    const headers = { "content-type": "application/json", ...(await this.headers(streamId, cumulative, body)) };
     const controller = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     const arm = () => {
@@ -182,8 +198,8 @@ export class ProviderClient {
   }
 
   /** POST /v1/receipts/final: the stream's final receipt; the provider serves the stream no more after it. */
-  async finalReceipt(streamId: bigint): Promise<WireReceipt> {
-    const headers = await this.headers(streamId, "");
+  async finalReceipt(streamId: bigint, cumulative: bigint): Promise<WireReceipt> {
+    const headers = await this.headers(streamId, cumulative, "");
     let response: Response;
     try {
       response = await this.doFetch(`${this.endpoint}/v1/receipts/final`, { method: "POST", headers, body: "", signal: AbortSignal.timeout(this.p.timeoutMs) });

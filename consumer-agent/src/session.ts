@@ -2,10 +2,11 @@
  * A conversation paid through streams: one stream serves many prompts (the chat session); `ask` is a
  * session of one prompt. Before each prompt the session makes sure its stream has runway — topping it up
  * within the budget, or closing it with its final receipt and opening a new one — and after each prompt
- * it arms an idle timer that closes the stream before it could run dry (a stream pays by time; an idle
- * open stream could be settled by a keeper). A provider that fails or times out has its stream closed
- * (cancelled: refund) and the prompt goes to the next provider. A refused receipt cancels the stream and
- * rates the provider 1; the answer it came with is still returned.
+ * it arms an idle timer that closes the stream after the configured idle time, and in any case before its
+ * stop time + grace period (from then on anyone could settle it by time). Idle time itself costs nothing:
+ * the provider can only take the vouchers this consumer signed. A provider that fails or times out has
+ * its stream closed (cancelled: refund) and the prompt goes to the next provider. A refused receipt
+ * cancels the stream and rates the provider 1; the answer it came with is still returned.
  */
 import { Budget, BudgetExceeded } from "./budget.ts";
 import { GasMeter, describeError } from "./chain.ts";
@@ -248,14 +249,15 @@ export class Session {
     );
   }
 
-  /** Closes the stream when idle for the configured time, or before it would run dry, whichever is first. */
+  /** Closes the stream when idle for the configured time, or before it would be abandoned, whichever is first. */
   private armIdleTimer(): void {
     clearTimeout(this.idleTimer);
     const idle = this.p.idleCloseSeconds;
     const stream = this.current;
     if (idle === undefined || !stream) return;
-    const untilDry = Number(stream.stopTime) - Date.now() / 1000 - 5;
-    const seconds = Math.max(0, Math.min(idle, untilDry));
+    // A margin before stop + grace for the final-receipt round trip and the close transaction.
+    const untilAbandoned = Number(stream.stopTime + this.ctx.gracePeriod) - Date.now() / 1000 - 30;
+    const seconds = Math.max(0, Math.min(idle, untilAbandoned));
     this.idleTimer = setTimeout(() => {
       void this.serial(async () => {
         if (this.current !== stream) return;

@@ -2,11 +2,23 @@
  * One paid stream to one provider: opened with a deposit sized to the budget, used for signed requests
  * whose serving time the consumer measures itself, topped up within the budget, and closed — with the
  * provider's verified final receipt (exact billing) after the chain has streamed at least its amount,
- * or by cancelling (the provider keeps what streamed by time, the rest comes back) when the provider
- * failed or its receipt is refused. A refused (inflated, forged) receipt also rates the provider 1.
+ * or by cancelling when the provider failed or its receipt is refused.
+ *
+ * Every request carries a spend voucher for exactly what this consumer has accepted so far: the amount of
+ * the last receipt it checked against its own measured serving time. It never signs ahead, so whatever
+ * the provider or a keeper does on-chain, the provider can take at most that voucher (or the final
+ * receipt the consumer closes with). A cancel pays the provider only that voucher: the unstreamed part
+ * comes back at once, the rest when the provider answers or its challenge window ends. A refused
+ * (inflated, forged) receipt also rates the provider 1.
  */
-import { type Address, type TransactionReceipt, parseEventLogs } from "viem";
-import { type WireReceipt, computeRegistryAbi, streamPayAbi, testTokenAbi } from "@clawcompute/sdk";
+import { type Address, type TransactionReceipt, parseEventLogs, zeroAddress } from "viem";
+import {
+  StreamStatusCode,
+  type WireReceipt,
+  computeRegistryAbi,
+  streamPayAbi,
+  testTokenAbi,
+} from "@clawcompute/sdk";
 import { BudgetExceeded, type Budget, sizeDeposit } from "./budget.ts";
 import { type GasMeter, describeError, sendContract } from "./chain.ts";
 import type { ConsumerContext } from "./context.ts";
@@ -38,6 +50,12 @@ export type StreamOutcome = {
   requests: number;
   /** How it ended: closed with the final receipt, cancelled by this consumer, or closed by someone else. */
   closedWith: "receipt" | "cancel" | "other";
+  /**
+   * A cancel the provider has not answered yet: `pendingRefund` is still held and comes back when the
+   * provider answers or, after `challengeEndsAt` (unix seconds), when anyone finalises the cancel.
+   */
+  pendingRefund?: bigint;
+  challengeEndsAt?: bigint;
   receiptAmount?: bigint;
   /** Why it was cancelled, when it was. */
   reason?: string;
@@ -49,6 +67,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class PaidStream {
   measuredMs = 0;
   requests = 0;
+  /** The voucher: everything accepted so far (the last accepted receipt's amount). Never more. */
+  accepted = 0n;
   latestReceipt: WireReceipt | undefined;
   outcome: StreamOutcome | undefined;
   /** No measurement of this stream's serving time exists (a stream this agent did not serve through). */
@@ -101,7 +121,12 @@ export class PaidStream {
         address: ctx.streamPay,
         abi: streamPayAbi,
         functionName: "createStream",
-        args: [provider.id, ctx.settings.maxPricePerSecond !== undefined && ctx.settings.maxPricePerSecond < price ? ctx.settings.maxPricePerSecond : price, deposit],
+        args: [
+          provider.id,
+          ctx.settings.maxPricePerSecond !== undefined && ctx.settings.maxPricePerSecond < price ? ctx.settings.maxPricePerSecond : price,
+          deposit,
+          zeroAddress, // this agent signs with the sender's own key: no session key needed
+        ],
         value: ctx.asset.native ? deposit : 0n,
       }));
     } catch (error) {
@@ -139,13 +164,21 @@ export class PaidStream {
     for (let attempt = 1; ; attempt++) {
       const started = performance.now();
       try {
-        result = await this.client.chat(this.streamId, { model, messages, maxTokens: this.ctx.settings.maxTokens }, onToken);
+        const request = { model, messages, maxTokens: this.ctx.settings.maxTokens };
+        result = await this.client.chat(this.streamId, this.accepted, request, onToken);
         break;
       } catch (error) {
         // A provider learns of new streams from the chain's logs: right after createStream it may not have
         // seen ours yet. It refuses before serving anything (402 unknown_stream), so ask again shortly.
         if (error instanceof ProviderError && error.code === "unknown_stream" && attempt < 5) {
           await sleep(250 * attempt);
+          continue;
+        }
+        // The provider extends one request of credit beyond what has streamed by the chain's clock; right
+        // after a long answer the chain may lag it by a second. It says when to ask again.
+        if (error instanceof ProviderError && error.code === "no_runway" && error.retryAfterMs !== undefined
+          && error.retryAfterMs <= 5_000 && attempt < 5) {
+          await sleep(error.retryAfterMs);
           continue;
         }
         this.record(performance.now() - started);
@@ -157,8 +190,16 @@ export class PaidStream {
       const check = await checkReceipt({ clients: this.ctx.clients, domain: this.ctx.domain, receipt: result.receipt, streamId: this.streamId, recipient: this.provider.wallet, allowance: this.allowance, final: false });
       if (!check.ok) throw new ReceiptDispute(check, result);
       this.latestReceipt = result.receipt;
+      this.accept(check.amount);
     }
     return result;
+  }
+
+  /** The next voucher covers `amount`: a receipt that was checked against the measured serving time. */
+  private accept(amount: bigint): void {
+    if (amount <= this.accepted) return;
+    this.accepted = amount;
+    this.ctx.journal.update(this.streamId, { accepted: amount.toString() });
   }
 
   private record(ms: number) {
@@ -195,14 +236,15 @@ export class PaidStream {
   /**
    * Exact billing: asks the provider for its final receipt, checks it (signature of the recipient, this
    * stream, amount within price × measured time + tolerance), waits until the chain has streamed that
-   * much, and closes the stream with it. A refused receipt → {@link disputeAndCancel}; no receipt (the
-   * provider is gone) → cancel.
+   * much (at most a second or so after an answer), and closes the stream with it. A refused receipt →
+   * {@link disputeAndCancel}; no receipt (the provider is gone) or a close that cannot go through (a
+   * provider wallet that rejects its own receipt on-chain) → cancel, paying only the vouchers signed.
    */
   async closeWithFinalReceipt(): Promise<StreamOutcome> {
     if (this.outcome) return this.outcome;
     let receipt: WireReceipt;
     try {
-      receipt = await this.client.finalReceipt(this.streamId);
+      receipt = await this.client.finalReceipt(this.streamId, this.accepted);
     } catch (error) {
       this.ctx.log.warn({ streamId: this.streamId.toString(), err: (error as Error).message }, "no final receipt from the provider: cancelling instead");
       return this.cancel(`no final receipt: ${(error as Error).message}`);
@@ -211,20 +253,34 @@ export class PaidStream {
     if (!check.ok) return this.disputeAndCancel(check);
     await this.waitStreamed(check.amount);
     try {
-      await sendContract(this.ctx.clients, this.gas, "closeWithReceipt", { address: this.ctx.streamPay, abi: streamPayAbi, functionName: "closeWithReceipt", args: [this.streamId, check.amount, check.signature] });
+      await sendContract(this.ctx.clients, this.gas, "closeWithReceipt", {
+        address: this.ctx.streamPay,
+        abi: streamPayAbi,
+        functionName: "closeWithReceipt",
+        args: [this.streamId, check.amount, check.signature],
+      });
     } catch (error) {
       const outcome = await this.closedElsewhere();
       if (outcome) return outcome;
-      throw error;
+      this.ctx.log.warn({ streamId: this.streamId.toString(), err: describeError(error) }, "closing with the final receipt failed: cancelling instead");
+      return this.cancel(`the close with the final receipt failed: ${describeError(error)}`);
     }
     const outcome = await this.finish("receipt", { receiptAmount: check.amount });
     if (this.ctx.settings.rateServed > 0 && outcome.paid > 0n) await this.rate(this.ctx.settings.rateServed);
     return outcome;
   }
 
-  /** Cancels: the provider keeps what has streamed by time, the rest comes back at once. */
+  /**
+   * Cancels without the provider: streaming stops, the unstreamed part comes back at once, and the
+   * provider may answer with the best voucher it holds (what this consumer accepted) within the challenge
+   * window. Waits a little for that answer, which returns the rest at once; otherwise the outcome says
+   * how much is pending and until when (`finalize` collects it after the window).
+   */
   async cancel(reason: string): Promise<StreamOutcome> {
     if (this.outcome) return this.outcome;
+    // The provider may hold a voucher for what this consumer accepted: let that much stream first, so the
+    // cancel leaves it able to take what was agreed (a cancel freezes the streamed amount).
+    if (this.accepted > 0n) await this.waitStreamed(this.accepted);
     try {
       await sendContract(this.ctx.clients, this.gas, "cancelStream", { address: this.ctx.streamPay, abi: streamPayAbi, functionName: "cancelStream", args: [this.streamId] });
     } catch (error) {
@@ -232,30 +288,38 @@ export class PaidStream {
       if (outcome) return outcome;
       throw error;
     }
+    const deadline = Date.now() + this.ctx.settings.cancelAnswerWaitMs;
+    for (;;) {
+      const view = await this.view();
+      if (view.status !== StreamStatusCode.Cancelling) break;
+      if (Date.now() >= deadline) {
+        this.ctx.journal.update(this.streamId, { challengeEndsAt: Number(view.challengeEndsAt) });
+        break;
+      }
+      await sleep(250);
+    }
     return this.finish("cancel", { reason });
   }
 
   /**
-   * Refuses a receipt: logs it as a report on the provider, cancels the stream (paying by time, which the
-   * deposit caps), and rates the provider 1 on-chain.
+   * Refuses a receipt: logs it as a report on the provider and cancels the stream, so the provider gets
+   * only the vouchers this consumer signed (the receipts it accepted), and rates the provider 1 on-chain
+   * once the stream has closed (at once if the provider answers the cancel, else at `finalize`).
    */
   async disputeAndCancel(check: Extract<ReceiptCheck, { ok: false }>): Promise<StreamOutcome> {
     this.ctx.log.warn(
       { report: "provider_refused_receipt", providerId: this.provider.id.toString(), wallet: this.provider.wallet, endpoint: this.provider.endpoint, streamId: this.streamId.toString(), reason: check.reason, amount: check.amount?.toString(), allowance: check.allowance?.toString(), measuredMs: Math.round(this.measuredMs), requests: this.requests },
       `refused the provider's receipt (${check.reason}): cancelling the stream and rating the provider 1`,
     );
-    // Cancel by time, once the chain has streamed what an honest receipt would have charged (at least one
-    // second, so the stream pays something and the provider can be rated): the provider is paid for what
-    // it served, rounded up to the chain's second, not what it claimed.
-    const honest = this.allowance ?? 0n;
-    await this.waitStreamed(honest > this.ratePerSecond ? honest : this.ratePerSecond);
     const outcome = await this.cancel(`receipt refused: ${check.message}`);
-    const rated = outcome.paid > 0n ? await this.rate(1) : false;
+    let rated = false;
+    if (outcome.pendingRefund === undefined && outcome.paid > 0n) rated = await this.rate(1);
+    else if (outcome.pendingRefund !== undefined) this.ctx.journal.update(this.streamId, { pendingRating: 1 });
     outcome.dispute = { reason: check.reason, message: check.message, amount: check.amount, allowance: check.allowance, rated };
     return outcome;
   }
 
-  private async rate(score: number): Promise<boolean> {
+  async rate(score: number): Promise<boolean> {
     try {
       await sendContract(this.ctx.clients, this.gas, "rateProvider", { address: this.ctx.registry, abi: computeRegistryAbi, functionName: "rateProvider", args: [this.streamId, score] });
       this.ctx.log.info({ streamId: this.streamId.toString(), providerId: this.provider.id.toString(), score }, "rated the provider");
@@ -282,16 +346,22 @@ export class PaidStream {
     }
   }
 
-  /** The stream was closed by someone else (the provider, or a keeper after it depleted). */
+  private view() {
+    return this.ctx.clients.public.readContract({ address: this.ctx.streamPay, abi: streamPayAbi, functionName: "getStreamView", args: [this.streamId] });
+  }
+
+  /** The stream was closed by someone else (the provider with a voucher, or a keeper after it was abandoned). */
   private async closedElsewhere(): Promise<StreamOutcome | undefined> {
-    const view = await this.ctx.clients.public.readContract({ address: this.ctx.streamPay, abi: streamPayAbi, functionName: "getStreamView", args: [this.streamId] });
-    if (view.status === 1) return undefined;
+    const view = await this.view();
+    if (view.status === StreamStatusCode.Open) return undefined;
     return this.finish("other", { reason: "closed by someone else" });
   }
 
   private async finish(closedWith: StreamOutcome["closedWith"], extra: Partial<StreamOutcome>): Promise<StreamOutcome> {
-    const view = await this.ctx.clients.public.readContract({ address: this.ctx.streamPay, abi: streamPayAbi, functionName: "getStreamView", args: [this.streamId] });
-    this.budget.settle(view.deposited, view.withdrawn);
+    const view = await this.view();
+    const pending = view.status === StreamStatusCode.Cancelling ? view.streamed - view.withdrawn : undefined;
+    // Until a cancel ends, what is still held counts against the budget as if it were paid.
+    this.budget.settle(view.deposited, view.withdrawn + (pending ?? 0n));
     this.outcome = {
       streamId: this.streamId,
       providerId: this.provider.id,
@@ -302,9 +372,10 @@ export class PaidStream {
       measuredMs: this.measuredMs,
       requests: this.requests,
       closedWith,
+      ...(pending !== undefined ? { pendingRefund: pending, challengeEndsAt: view.challengeEndsAt } : {}),
       ...extra,
     };
-    this.ctx.journal.update(this.streamId, { closed: true });
+    this.ctx.journal.update(this.streamId, { closed: pending === undefined });
     this.ctx.log.info({ streamId: this.streamId.toString(), closedWith, paid: view.withdrawn.toString(), refunded: view.refunded.toString(), receipt: extra.receiptAmount?.toString(), measuredMs: Math.round(this.measuredMs) }, "stream closed");
     return this.outcome;
   }

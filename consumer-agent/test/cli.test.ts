@@ -166,12 +166,25 @@ describe("the CLI against a provider", () => {
     expect(v1.status).toBe(StreamStatusCode.Closed);
     expect(v1.withdrawn).toBe(a1.receiptAmount);
 
-    const cancel = await cli(["cancel", a2.streamId.toString()], { CONSUMER_PRIVATE_KEY: key });
+    // The provider served a2 with a voucher of 0 (nothing was accepted before that request): it has nothing
+    // to answer the cancel with, so what streamed is held for its challenge window, then `finalize` ends it.
+    const cancel = await cli(["cancel", a2.streamId.toString()], { CONSUMER_PRIVATE_KEY: key, CONSUMER_CANCEL_ANSWER_WAIT_MS: "300" });
     expect(cancel.code, cancel.output).toBe(0);
-    expect((await streamView(ctx, a2.streamId)).status).toBe(StreamStatusCode.Cancelled);
+    expect(cancel.output).toContain("is held until the provider answers");
+    const cancelling = await streamView(ctx, a2.streamId);
+    expect(cancelling.status).toBe(StreamStatusCode.Cancelling);
 
     const again = await cli(["close", a2.streamId.toString()], { CONSUMER_PRIVATE_KEY: key });
     expect(again.code).toBe(1);
-    expect(again.output).toContain("already cancelled");
+    expect(again.output).toContain("already cancelling: run `finalize` after its challenge window ends");
+
+    // (Finalising inside the window only reports what is held: the library tests check that; each CLI run
+    // here takes seconds, longer than this chain's short window.)
+    await new Promise((r) => setTimeout(r, Number(cancelling.challengeEndsAt - cancelling.endTime) * 1000 + 1500));
+    const done = await cli(["finalize"], { CONSUMER_PRIVATE_KEY: key });
+    expect(done.code, done.output).toBe(0);
+    expect(done.output).toContain(`stream ${a2.streamId}: finalised`);
+    const v2 = await streamView(ctx, a2.streamId);
+    expect([v2.status, v2.withdrawn, v2.refunded]).toEqual([StreamStatusCode.Cancelled, 0n, v2.deposited]);
   });
 });

@@ -110,6 +110,6 @@ describe("discovery against the indexer and the registry", () => {
       return r.streams.length === 1 && r.streams[0].status !== "open" ? r : undefined;
     }, 30_000, 200);
     expect(fromIndexer.source).toBe("indexer");
-    expect(fromIndexer.streams[0]).toMatchObject({ id: result.streamId, status: "closed_by_receipt", deposited: fromChain.streams[0].deposited, streamed: fromChain.streams[0].streamed, refunded: fromChain.streams[0].refunded, refundable: 0n });
+    expect(fromIndexer.streams[0]).toMatchObject({ id: result.streamId, status: "closed", deposited: fromChain.streams[0].deposited, streamed: fromChain.streams[0].streamed, refunded: fromChain.streams[0].refunded, refundable: 0n });
   });
 });

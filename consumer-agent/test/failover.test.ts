@@ -1,11 +1,13 @@
 /**
- * Failover: a provider that dies, errors or hangs has its stream closed (cancelled: the unstreamed rest is
- * refunded at once) and the prompt goes to the next provider. Accounting is exact to the wei.
+ * Failover: a provider that dies, errors or hangs has its stream cancelled (the unstreamed rest comes back at
+ * once; the provider may claim the vouchers it holds — none here — until its challenge window ends, then
+ * `finalize` returns the rest) and the prompt goes to the next provider. Accounting is exact to the wei.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StreamStatusCode } from "@clawcompute/sdk";
 import { startFakeProvider, type FakeProvider } from "./fake-provider.ts";
-import { type Ctx, type ProviderHandle, balance, chainContext, claimable, consumer, fundedWallet, gasOf, registerProvider, startProvider, streamView, transactionsFrom } from "./helpers.ts";
+import { CHALLENGE_WINDOW } from "./global-setup.ts";
+import { type Ctx, type ProviderHandle, balance, chainContext, claimable, consumer, fundedWallet, gasOf, registerProvider, sleep, startProvider, streamView, transactionsFrom } from "./helpers.ts";
 
 const PRICE = 10_000_000_000_000n;
 
@@ -39,11 +41,15 @@ describe("failover", () => {
   it("the first provider dies after its stream was opened: the stream is cancelled and refunded, the next one answers", async () => {
     const { account } = await fundedWallet(ctx);
     // The outside world: provider A crashes the moment our request reaches it.
+    // (A second later, so the cancel comes after something has streamed: then A gets a window to answer.)
     const killingFetch: typeof fetch = async (input, init) => {
-      if (String(input).startsWith(a.url) && String(input).endsWith("/v1/chat/completions")) await a.process.stop({ signal: "SIGKILL" });
+      if (String(input).startsWith(a.url) && String(input).endsWith("/v1/chat/completions")) {
+        await sleep(1100);
+        await a.process.stop({ signal: "SIGKILL" });
+      }
       return fetch(input, init);
     };
-    const cons = await consumer(ctx, account, { model: "failover-1", maxTokens: 5, fetch: killingFetch });
+    const cons = await consumer(ctx, account, { model: "failover-1", maxTokens: 5, fetch: killingFetch, cancelAnswerWaitMs: 300 });
     const found = await cons.providers();
     expect(found.providers.map((p) => p.id)).toEqual([a.providerId, b.providerId]); // A is cheaper, both live
     const startBlock = await ctx.publicClient.getBlockNumber({ cacheTime: 0 });
@@ -60,16 +66,25 @@ describe("failover", () => {
     expect(onA.providerId).toBe(a.providerId);
     expect(onA.closedWith).toBe("cancel");
     expect(onB.closedWith).toBe("receipt");
+    // A is dead and holds no voucher above 0: it cannot answer, and what streamed is held for its window.
     const viewA = await streamView(ctx, onA.streamId);
-    expect(viewA.status).toBe(StreamStatusCode.Cancelled);
-    expect(viewA.withdrawn + viewA.refunded).toBe(viewA.deposited);
-    expect(viewA.refunded).toBeGreaterThan(0n);
+    expect(viewA.status).toBe(StreamStatusCode.Cancelling);
+    expect(viewA.withdrawn).toBe(0n);
+    expect(viewA.refunded).toBe(viewA.deposited - viewA.streamed);
+    expect(onA.pendingRefund).toBe(viewA.streamed);
 
     const gas = await gasOf(ctx, await transactionsFrom(ctx, account.address, startBlock));
     expect(result.summary.gasCost).toBe(gas);
-    expect(before - (await balance(ctx, account.address))).toBe(viewA.withdrawn + onB.receiptAmount! + gas);
-    expect((await claimable(ctx, a.wallet)) - aBefore).toBe(viewA.withdrawn); // A keeps only what streamed by time
+    expect(before - (await balance(ctx, account.address))).toBe(viewA.streamed + onB.receiptAmount! + gas);
     expect((await claimable(ctx, b.wallet)) - bBefore).toBe(onB.receiptAmount);
+
+    // After the window, finalising returns the rest: A was paid nothing for a request it never served.
+    await sleep(Number(CHALLENGE_WINDOW) * 1000 + 1500);
+    const done = await cons.finalize([onA.streamId]);
+    expect(done.finalized).toEqual([{ streamId: onA.streamId, refunded: viewA.streamed, rated: false }]);
+    const gasAll = await gasOf(ctx, await transactionsFrom(ctx, account.address, startBlock));
+    expect(before - (await balance(ctx, account.address))).toBe(onB.receiptAmount! + gasAll);
+    expect((await claimable(ctx, a.wallet)) - aBefore).toBe(0n);
   });
 
   it("a provider that is down at discovery is ranked not live and never paid", async () => {
@@ -87,7 +102,7 @@ describe("failover", () => {
 
   it("a provider error (HTTP 500) and a timeout each cancel their stream; the third provider answers", async () => {
     const { account } = await fundedWallet(ctx);
-    const cons = await consumer(ctx, account, { model: "failover-2", maxTokens: 5, requestTimeoutMs: 1500 });
+    const cons = await consumer(ctx, account, { model: "failover-2", maxTokens: 5, requestTimeoutMs: 1500, cancelAnswerWaitMs: 300 });
     const startBlock = await ctx.publicClient.getBlockNumber({ cacheTime: 0 });
     const before = await balance(ctx, account.address);
     const result = await cons.ask({ prompt: "third time lucky" });
@@ -96,13 +111,16 @@ describe("failover", () => {
     const closedWith = result.summary.streams.map((s) => s.closedWith);
     expect(closedWith).toEqual(["cancel", "cancel", "receipt"]);
     let paid = 0n;
+    let held = 0n;
     for (const s of result.summary.streams) {
       const v = await streamView(ctx, s.streamId);
       expect(v.withdrawn).toBe(s.paid);
       paid += v.withdrawn;
+      held += s.pendingRefund ?? 0n;
     }
+    expect(result.summary.streams.slice(0, 2).map((s) => s.paid)).toEqual([0n, 0n]); // they served nothing
     const gas = await gasOf(ctx, await transactionsFrom(ctx, account.address, startBlock));
-    expect(before - (await balance(ctx, account.address))).toBe(paid + gas);
+    expect(before - (await balance(ctx, account.address))).toBe(paid + held + gas);
     expect(result.summary.paid).toBe(paid);
   });
 });

@@ -1,21 +1,47 @@
 /**
  * A provider from the outside world that the consumer must not trust: an HTTP server that speaks the
  * paid-inference protocol (healthz, payment terms, SSE chat with receipts, final receipt) but misbehaves
- * on purpose — it fails every request, or signs inflated or forged receipts.
+ * on purpose — it fails every request, or signs inflated or forged receipts. Like a real provider it keeps
+ * the best voucher each stream's requests carried, and `answerCancels` makes it claim that voucher when the
+ * consumer cancels.
  */
 import { type Server, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Address, PrivateKeyAccount } from "viem";
+import { type Address, type PrivateKeyAccount, createPublicClient, createWalletClient, http } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { type PaymentDomainParameters, chargeForMs, signReceipt, toWireReceipt } from "@clawcompute/sdk";
+import {
+  type PaymentDomainParameters,
+  type SignedVoucher,
+  StreamStatusCode,
+  chargeForMs,
+  hashBody,
+  localChain,
+  readPaymentHeaders,
+  signReceipt,
+  streamPayAbi,
+  toWireReceipt,
+  voucherArgs,
+  voucherOfProof,
+} from "@clawcompute/sdk";
 
 export type FakeMode = "broken" | "hang" | "inflate-final" | "inflate-cumulative" | "forged";
 
-export type FakeProvider = { url: string; server: Server; setRegistration: (providerId: bigint) => void; close: () => Promise<void> };
+export type FakeProvider = {
+  url: string;
+  server: Server;
+  setRegistration: (providerId: bigint) => void;
+  /** The best voucher received per stream id. */
+  vouchers: Map<string, SignedVoucher>;
+  /** From now on, answer every cancel of a stream it holds a voucher for (polling the chain at `rpcUrl`). */
+  answerCancels: (rpcUrl: string) => void;
+  close: () => Promise<void>;
+};
 
 export async function startFakeProvider(p: { mode: FakeMode; account: PrivateKeyAccount; pricePerSecond: bigint; domain: PaymentDomainParameters; inflate?: bigint; tokens?: number; tokenMs?: number }): Promise<FakeProvider> {
   let providerId = 0n;
   const charged = new Map<string, bigint>();
+  const vouchers = new Map<string, SignedVoucher>();
+  let answering: NodeJS.Timeout | undefined;
   const inflate = p.inflate ?? 10n;
   const forger = privateKeyToAccount(generatePrivateKey());
   const sign = (streamId: bigint, amount: bigint, final: boolean) =>
@@ -28,6 +54,16 @@ export async function startFakeProvider(p: { mode: FakeMode; account: PrivateKey
     let body = "";
     for await (const chunk of req) body += chunk;
     const streamId = BigInt((req.headers["x-claw-stream-id"] as string | undefined) ?? "0");
+    const proof = (() => {
+      try {
+        return readPaymentHeaders((name) => req.headers[name] as string | undefined);
+      } catch {
+        return undefined;
+      }
+    })();
+    if (proof && proof.cumulative > (vouchers.get(streamId.toString())?.cumulative ?? -1n)) {
+      vouchers.set(streamId.toString(), voucherOfProof(proof, hashBody(body)));
+    }
     switch (req.url) {
       case "/healthz":
         return json(200, { status: "ok", providerId: providerId.toString() });
@@ -69,7 +105,26 @@ export async function startFakeProvider(p: { mode: FakeMode; account: PrivateKey
     setRegistration: (id) => {
       providerId = id;
     },
+    vouchers,
+    answerCancels: (rpcUrl) => {
+      const chain = { ...localChain, rpcUrls: { default: { http: [rpcUrl] } } };
+      const pub = createPublicClient({ chain, transport: http(rpcUrl) });
+      const wallet = createWalletClient({ chain, transport: http(rpcUrl), account: p.account });
+      const answered = new Set<string>();
+      const tick = async () => {
+        for (const [id, voucher] of vouchers) {
+          if (answered.has(id) || voucher.cumulative === 0n) continue;
+          const view = await pub.readContract({ address: p.domain.streamPay, abi: streamPayAbi, functionName: "getStreamView", args: [BigInt(id)] });
+          if (view.status !== StreamStatusCode.Cancelling) continue;
+          answered.add(id);
+          const hash = await wallet.writeContract({ address: p.domain.streamPay, abi: streamPayAbi, functionName: "closeByRecipient", args: [BigInt(id), voucherArgs(voucher)] });
+          await pub.waitForTransactionReceipt({ hash });
+        }
+      };
+      answering = setInterval(() => void tick().catch(() => undefined), 100);
+    },
     close: () => new Promise<void>((resolve) => {
+      clearInterval(answering);
       server.closeAllConnections();
       server.close(() => resolve());
     }),

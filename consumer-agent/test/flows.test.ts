@@ -4,10 +4,9 @@
  * (from their receipts), and the provider's claimable balance by exactly the final receipt's amount.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chargeForMs } from "@clawcompute/sdk";
-import { StreamStatusCode } from "@clawcompute/sdk";
+import { StreamStatusCode, chargeForMs, streamPayAbi } from "@clawcompute/sdk";
 import { NoProviderError } from "../src/index.ts";
-import { type Ctx, type ProviderHandle, balance, chainContext, claimable, closedEvent, consumer, fundedWallet, gasOf, startProvider, streamView, transactionsFrom } from "./helpers.ts";
+import { type Ctx, type ProviderHandle, balance, chainContext, claimable, closedEvent, consumer, fundedWallet, gasOf, sleep, startProvider, streamView, transactionsFrom } from "./helpers.ts";
 
 const MODEL = "flows-echo";
 const PRICE = 10_000_000_000_000n; // 1e13 wei per second
@@ -139,5 +138,46 @@ describe("ask, chat and close", () => {
       expect(v.deposited).toBeLessThanOrEqual(budget);
     }
     expect(summary.paid).toBeLessThanOrEqual(budget);
+  });
+
+  it("chat with idle time and a provider that withdraws with its best voucher at every chance: the consumer still pays exactly the final receipt", async () => {
+    // The provider agent withdraws whenever anything is withdrawable (threshold 1 wei, every 100 ms).
+    const greedy = await startProvider(ctx, {
+      PROVIDER_MODEL: `${MODEL}-greedy`,
+      PROVIDER_PRICE_PER_SECOND: PRICE.toString(),
+      PROVIDER_WITHDRAW_THRESHOLD: "1",
+      PROVIDER_PAYOUT_INTERVAL_MS: "100",
+    });
+    try {
+      const { account } = await fundedWallet(ctx);
+      const c = await consumer(ctx, account, { model: `${MODEL}-greedy`, maxTokens: 6, budget: PRICE * 100n });
+      const startBlock = await ctx.publicClient.getBlockNumber({ cacheTime: 0 });
+      const before = await balance(ctx, account.address);
+      const session = c.session({ idleCloseSeconds: 600 });
+      const answers = [];
+      for (const prompt of ["one", "two", "three"]) {
+        answers.push(await session.send(prompt));
+        await sleep(2500); // the reader's idle time: by wall clock the stream streams on, but nobody may take it
+      }
+      const streamId = answers[0].streamId;
+      const summary = await session.close();
+      const [o] = summary.streams;
+      expect(o.closedWith).toBe("receipt");
+
+      // The provider did withdraw mid-session, each time with a voucher the consumer had signed: the amount
+      // of a receipt it accepted (the voucher of the final-receipt request covers the third answer).
+      const withdrawals = await ctx.publicClient.getContractEvents({ address: ctx.streamPay, abi: streamPayAbi, eventName: "StreamWithdrawn", args: { streamId }, fromBlock: startBlock });
+      expect(withdrawals.length).toBeGreaterThan(0);
+      const accepted = answers.map((a) => a.receiptAmount);
+      for (const w of withdrawals) expect(accepted).toContain(w.args.cumulative);
+      const view = await streamView(ctx, streamId);
+      // Idle minutes streamed by time, yet the provider's side is exactly the final receipt.
+      expect(view.streamed).toBeGreaterThan(o.receiptAmount!);
+      expect(view.withdrawn).toBe(o.receiptAmount);
+      const gas = await gasOf(ctx, await transactionsFrom(ctx, account.address, startBlock));
+      expect(before - (await balance(ctx, account.address))).toBe(o.receiptAmount! + gas);
+    } finally {
+      await greedy.stop();
+    }
   });
 });

@@ -12,6 +12,9 @@ import { createPublicClient, http } from "viem";
 import { type DevChain, deployContracts, startChain } from "@clawcompute/scripts/lib/devchain.ts";
 import { type ManagedProcess, freePort, startProcess, waitFor } from "@clawcompute/scripts/lib/processes.ts";
 
+/** StreamPay's challenge window on the test chain (seconds). */
+export const CHALLENGE_WINDOW = 6n;
+
 let chain: DevChain | undefined;
 let indexer: ManagedProcess | undefined;
 const dirs: string[] = [];
@@ -22,7 +25,9 @@ export async function setup(project: TestProject) {
   chain = await startChain();
   const deploymentsDir = mkdtempSync(join(tmpdir(), "claw-consumer-deployments-"));
   dirs.push(deploymentsDir);
-  await deployContracts({ rpcUrl: chain.rpcUrl, deploymentsDir, ignitionDir: "scratch" });
+  // A short challenge window, so cancels finish within a test without moving the shared chain's clock
+  // (other test files run on the same chain at the same time).
+  await deployContracts({ rpcUrl: chain.rpcUrl, deploymentsDir, ignitionDir: "scratch", gracePeriod: 120n, challengeWindow: CHALLENGE_WINDOW });
 
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), "claw-consumer-indexer-"));
