@@ -63,6 +63,8 @@ export type GateParameters = {
   maxRequestSeconds: number;
   /** ERC-1271 check of a session-key authorisation by a contract-wallet sender (one RPC call, cached). */
   verifyContractSignature?: (sender: Address, digest: Uint8Array, signature: Hex) => Promise<boolean>;
+  /** The wall clock that request expiries are read against (ms; default Date.now). */
+  wallClockMs?: () => number;
 };
 
 export type GateMode = {
@@ -112,12 +114,16 @@ export class PaymentGate {
     if (!proof) {
       throw new GateError(402, "payment_required", "This endpoint is paid: open a StreamPay stream to this provider and sign the request (see `payment`).");
     }
+    // The request's expiry is about its freshness between two machines: it is read against the wall
+    // clock, as the consumer set it. Everything StreamPay decides (streamed amounts, session-key expiry)
+    // is read against the chain's clock.
     const nowMs = this.p.cache.nowMs();
     const now = BigInt(Math.floor(nowMs / 1000));
-    if (proof.expiry < now) {
-      throw new GateError(402, "signature_expired", `The request signature expired at ${proof.expiry} (now ${now}): sign the request again.`);
+    const wallNow = BigInt(Math.floor((this.p.wallClockMs ?? Date.now)() / 1000));
+    if (proof.expiry < wallNow) {
+      throw new GateError(402, "signature_expired", `The request signature expired at ${proof.expiry} (now ${wallNow}): sign the request again.`);
     }
-    if (proof.expiry > now + BigInt(this.p.maxExpirySeconds)) {
+    if (proof.expiry > wallNow + BigInt(this.p.maxExpirySeconds)) {
       throw new GateError(402, "expiry_too_far", `x-claw-expiry ${proof.expiry} is more than ${this.p.maxExpirySeconds} s in the future: use a shorter-lived signature.`);
     }
 

@@ -73,6 +73,7 @@ describe("the gate's vouchers, credit and session keys", () => {
     meter = new Meter({ store, cache, payment, signer: new DigestSigner(providerKey, provider.address) });
     gate = new PaymentGate({
       cache,
+      wallClockMs: () => nowMs,
       store,
       meter,
       payment,
