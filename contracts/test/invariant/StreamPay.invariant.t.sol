@@ -3,9 +3,10 @@ pragma solidity ^0.8.28;
 
 import {InvariantBase} from "./InvariantBase.sol";
 
-/// @notice DESIGN §1's five invariants, checked after every step of random sequences of every user action
-/// (see handlers/StreamPayHandler.sol) across several senders, providers, keepers, both assets and time.
-/// README.md in this folder states each invariant in plain maths and how it is checked.
+/// @notice The five protocol invariants and the metered-stream guarantees G1-G4, checked after every step of
+/// random sequences of every user action and every hostile actor (see handlers/StreamPayHandler.sol) across
+/// several senders, providers, keepers, both assets and time. README.md in this folder states each in plain
+/// maths and how it is checked. Each invariant_* function is its own campaign.
 contract StreamPay_Invariant_Test is InvariantBase {
     struct FuzzSelector {
         address addr;
@@ -26,8 +27,8 @@ contract StreamPay_Invariant_Test is InvariantBase {
                                 INVARIANTS
     //////////////////////////////////////////////////////////////*/
 
-    /// @notice (1) Per asset: StreamPay's balance = Σ open streams (deposited − withdrawn) + Σ claimable
-    /// balances (so ≥ holds), and = ghost inflow − ghost outflow. The registry holds exactly the stakes.
+    /// @notice (1) Per asset: StreamPay's balance = Σ escrow of open and cancelling streams + Σ claimable
+    /// balances, and = ghost inflow − ghost outflow. The registry holds exactly the stakes.
     function invariant_1_SolvencyPerAsset() public {
         _check1_SolvencyPerAsset();
     }
@@ -38,9 +39,9 @@ contract StreamPay_Invariant_Test is InvariantBase {
         _check2_PerStreamAccounting();
     }
 
-    /// @notice (3) streamed(t) is rate·elapsed while open, non-decreasing, ≤ deposit; frozen once closed.
-    function invariant_3_StreamedMonotoneAndFrozen() public {
-        _check3_StreamedMonotoneAndFrozen();
+    /// @notice (3) streamed(t) is rate·elapsed up to the stop or end time, non-decreasing, ≤ deposit.
+    function invariant_3_StreamedMonotone() public {
+        _check3_StreamedMonotone();
     }
 
     /// @notice (4) No party's refusal to receive blocks another's exit.
@@ -48,8 +49,30 @@ contract StreamPay_Invariant_Test is InvariantBase {
         _check4_NoPartyBlocksAnotherExit();
     }
 
-    /// @notice (5) Only sender/recipient close; only StreamPay records completions; stats match.
+    /// @notice (5) Only the right party cancels or closes; only StreamPay records completions; stats match.
     function invariant_5_AccessControlAndStats() public {
         _check5_AccessControlAndStats();
+    }
+
+    /// @notice G1: the sender pays at most max(largest voucher signed, final receipt closed with).
+    function invariant_G1_SenderPaysAtMostWhatItSigned() public {
+        _checkG1_SenderPaysAtMostWhatItSigned();
+    }
+
+    /// @notice G2: the recipient keeps min(best valid voucher, streamed) whenever it acts in time, and a cancel
+    /// leaves it a whole challenge window from the cancel; after the window only finalisation is left.
+    function invariant_G2_RecipientKeepsItsVouchers() public {
+        _checkG2_RecipientKeepsItsVouchers();
+    }
+
+    /// @notice G3: recipient side ≤ streamed; every unit of a deposit to exactly one side, once.
+    function invariant_G3_EveryUnitToOneSideOnce() public {
+        _checkG3_EveryUnitToOneSideOnce();
+    }
+
+    /// @notice G4: an abandoned stream is settled by anyone: the whole deposit to the recipient side, 10 bps
+    /// of what was settled to the keeper.
+    function invariant_G4_AbandonedSettledByTime() public {
+        _checkG4_AbandonedSettledByTime();
     }
 }

@@ -4,9 +4,10 @@ pragma solidity ^0.8.28;
 import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
 
 import {Test} from "../../utils/Test.sol";
+import {Vm} from "../../utils/Vm.sol";
 import {Actor} from "../../mocks/Actor.sol";
 import {ERC1271Wallet} from "../../mocks/ERC1271Wallet.sol";
-import {InvariantStore} from "../stores/InvariantStore.sol";
+import {InvariantStore, Inv} from "../stores/InvariantStore.sol";
 
 import {StreamPay} from "../../../src/StreamPay.sol";
 import {ComputeRegistry} from "../../../src/ComputeRegistry.sol";
@@ -17,16 +18,26 @@ import {Errors} from "../../../src/libraries/Errors.sol";
 import {StreamStatus} from "../../../src/types/DataTypes.sol";
 
 /// @notice What the invariant fuzzer calls. Every action picks its actors and bounds its inputs so most
-/// calls are valid, predicts the outcome from an independent model (DESIGN §1's formulas, kept in the
+/// calls are valid, predicts the outcome from an independent model (the formulas of IStreamPay, kept in the
 /// store), performs the call as the chosen party, and records any difference between the prediction and
-/// what happened — unexpected reverts, wrong errors, wrong amounts — as a violation of the invariant it
-/// touches. It never reverts itself, so the fuzzer never discards a step.
+/// what happened (unexpected reverts, wrong errors, wrong amounts) as a violation of the invariant or
+/// guarantee it touches. It never reverts itself, so the fuzzer never discards a step.
 ///
-/// Parties: EOA senders and an Actor sender that refuses native coin; providers paid in native coin (an
-/// EOA, an ERC-1271 smart wallet, an Actor that refuses native coin) and in the ERC-20 (two EOAs); a
-/// keeper EOA, a keeper Actor that refuses native coin, and an outsider (eve) who is also a keeper.
+/// Hostile parties:
+/// - a provider that withdraws with its best voucher and closes whenever it can ({providerGreedy});
+/// - a keeper that front-runs every close in the same block: it calls batchUpdateStreams on the stream just
+///   before the close, at the same timestamp (7 closes in 8; in the 8th no keeper is awake);
+/// - a consumer that signs newer vouchers and then cancels, so all the recipient withdrew with is older,
+///   and one that signs a lower voucher after a higher one ({signVoucher}, {cancelStream});
+/// - session keys that are expired, authorised for another stream, authorised by someone other than the
+///   sender, or posing as the key named at creation, and vouchers whose amount was raised or that were
+///   signed for another stream ({badVoucher}): each must be refused with its exact error and move nothing;
+/// - a provider that is down while its stream is cancelled, and so never answers ({setProviderDown}), and one
+///   that answers or withdraws after the challenge window ended: refused with StreamPay_ChallengeWindowClosed,
+///   moving nothing, so only finalisation is left.
 contract StreamPayHandler is Test {
     using Strings for uint256;
+    using Strings for address;
 
     /*//////////////////////////////////////////////////////////////
                                  CONSTANTS
@@ -36,13 +47,37 @@ contract StreamPayHandler is Test {
     uint8 internal constant SETTLED = uint8(StreamStatus.Settled);
     uint8 internal constant CANCELLED = uint8(StreamStatus.Cancelled);
     uint8 internal constant CLOSED = uint8(StreamStatus.Closed);
+    uint8 internal constant CANCELLING = uint8(StreamStatus.Cancelling);
+
+    /// @notice Who signed a voucher. Nobody: an unsigned claim, valid only up to what was already paid.
+    uint8 public constant BY_NOBODY = 0;
+    uint8 public constant BY_SENDER = 1;
+    uint8 public constant BY_NAMED_KEY = 2;
+    uint8 public constant BY_SESSION_KEY = 3;
+
+    /// @dev Which streams an action looks for.
+    uint8 internal constant PICK_OPEN = 0;
+    uint8 internal constant PICK_PAYABLE = 1; // open, or cancelling inside its challenge window
+    uint8 internal constant PICK_CANCELLING = 2; // cancelling (in its window or past it) if any, else payable
+    uint8 internal constant PICK_RATEABLE = 3;
+    uint8 internal constant PICK_DEPLETED = 4; // open, past its stop time, not abandoned yet; else open
 
     uint256 internal constant MAX_STREAMS = 32;
-    uint256 internal constant MAX_STREAM_SECONDS = 20_000;
+    uint256 internal constant MAX_STREAM_SECONDS = 7200;
+    /// @dev The keeper's share of what it settles, in basis points, as the interface documents it.
+    uint256 internal constant KEEPER_BPS = 10;
+    uint256 internal constant SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141;
 
     bytes32 internal constant DOMAIN_TYPEHASH =
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
     bytes32 internal constant RECEIPT_TYPEHASH = keccak256("Receipt(uint256 streamId,uint256 amount,bool final)");
+    bytes32 internal constant REQUEST_TYPEHASH = keccak256("Request(bytes32 bodyHash,uint256 nonce,uint256 expiry)");
+    bytes32 internal constant SPEND_TYPEHASH = keccak256(
+        "Spend(uint256 streamId,uint256 cumulative,Request request)"
+        "Request(bytes32 bodyHash,uint256 nonce,uint256 expiry)"
+    );
+    bytes32 internal constant SESSION_KEY_TYPEHASH =
+        keccak256("SessionKey(uint256 streamId,address key,uint256 expiry)");
     string internal constant ENDPOINT = "https://provider.example";
 
     /*//////////////////////////////////////////////////////////////
@@ -55,20 +90,27 @@ contract StreamPayHandler is Test {
     InvariantStore public immutable store;
     uint256 public immutable minStake;
     uint256 public immutable stakeCooldown;
+    uint256 public immutable gracePeriod;
+    uint256 public immutable challengeWindow;
 
     address public immutable deployer;
 
     address[] public senders;
+    /// @dev keepers[0] is the keeper that front-runs closes.
     address[] public keepers;
     address public outsider;
     uint256 internal outsiderKey;
     address public sink;
 
+    /// @dev The key that signs for a sender: its own (EOA) or its owner's (ERC-1271 wallet); 0 = cannot sign.
+    mapping(address sender => uint256) internal signerKeyOf;
     mapping(address account => bool) public refusesNative;
     mapping(address account => bool) public isActor;
     mapping(address wallet => address owner) public walletOwner;
     /// @dev Each provider's starting price: price changes stay within [price/2, price*2] of it.
     mapping(uint256 providerId => uint256) internal basePrice;
+    /// @notice A provider that is down does not answer cancels (nor act greedily) until it is up again.
+    mapping(uint256 providerId => bool) public providerDown;
 
     constructor(StreamPay streamPay_, TestToken usd_, uint256 startTime) {
         streamPay = streamPay_;
@@ -76,6 +118,8 @@ contract StreamPayHandler is Test {
         usd = usd_;
         minStake = registry.minStake();
         stakeCooldown = registry.stakeCooldown();
+        gracePeriod = streamPay_.gracePeriod();
+        challengeWindow = streamPay_.challengeWindow();
         store = new InvariantStore(address(this), startTime);
         deployer = msg.sender;
     }
@@ -89,17 +133,15 @@ contract StreamPayHandler is Test {
         _;
     }
 
-    function addSender(address sender) external onlyDeployer {
+    /// @dev `signerKey` signs vouchers and session-key authorisations for the sender (0: it cannot sign, so
+    /// every stream it opens names a session key).
+    function addSender(address sender, uint256 signerKey) external onlyDeployer {
         senders.push(sender);
+        signerKeyOf[sender] = signerKey;
         store.addAccount(sender);
-        if (isActor[sender]) {
-            Actor(payable(sender)).exec(
-                address(usd), 0, abi.encodeCall(usd.approve, (address(streamPay), type(uint256).max))
-            );
-        } else {
-            vm.prank(sender);
-            usd.approve(address(streamPay), type(uint256).max);
-        }
+        (bool ok,) =
+            _as(sender, address(usd), 0, abi.encodeCall(usd.approve, (address(streamPay), type(uint256).max)));
+        require(ok, "handler: approval failed");
     }
 
     /// @dev Marks `actor` as a contract account driven through Actor.exec, refusing native coin or not.
@@ -177,19 +219,29 @@ contract StreamPayHandler is Test {
 
     /// @notice The actions the fuzzer may call.
     function selectors() external pure returns (bytes4[] memory s) {
-        s = new bytes4[](12);
-        s[0] = this.createStream.selector;
-        s[1] = this.topUp.selector;
-        s[2] = this.withdrawFromStream.selector;
-        s[3] = this.cancelStream.selector;
-        s[4] = this.closeWithReceipt.selector;
-        s[5] = this.closeByRecipient.selector;
-        s[6] = this.batchUpdateStreams.selector;
-        s[7] = this.withdrawBalance.selector;
-        s[8] = this.rateProvider.selector;
-        s[9] = this.updateProvider.selector;
-        s[10] = this.outsiderAttack.selector;
-        s[11] = this.warp.selector;
+        s = new bytes4[](16);
+        s[0] = this.warp.selector;
+        s[1] = this.createStream.selector;
+        s[2] = this.topUp.selector;
+        s[3] = this.signVoucher.selector;
+        s[4] = this.withdrawFromStream.selector;
+        s[5] = this.cancelStream.selector;
+        s[6] = this.closeWithReceipt.selector;
+        s[7] = this.closeByRecipient.selector;
+        s[8] = this.providerGreedy.selector;
+        s[9] = this.badVoucher.selector;
+        s[10] = this.batchUpdateStreams.selector;
+        s[11] = this.withdrawBalance.selector;
+        s[12] = this.rateProvider.selector;
+        s[13] = this.updateProvider.selector;
+        s[14] = this.outsiderAttack.selector;
+        s[15] = this.setProviderDown.selector;
+    }
+
+    /// @notice The session key named at creation of stream `streamId`, when one is named (its private key is
+    /// derived from the id, so the handler can sign with it).
+    function namedKeyOf(uint256 streamId) public pure returns (address) {
+        return vm.addr(_key("named", streamId));
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -207,15 +259,17 @@ contract StreamPayHandler is Test {
     }
 
     /*//////////////////////////////////////////////////////////////
-                                  ACTIONS
+                            ACTIONS: TIME, STREAMS
     //////////////////////////////////////////////////////////////*/
 
     function warp(uint256 seed) external step {
-        // Mostly seconds to minutes (streams last up to ~5.5 hours); 1 in 10 jumps days (past every stop
-        // time and, now and then, past the stake cooldown).
-        uint256 dt = seed % 10 == 0 ? bound(seed >> 8, 1 days, 8 days) : bound(seed >> 8, 1, 900);
-        store.advance(dt);
-        vm.warp(store.time());
+        // Mostly seconds to minutes; 1 in 10 jumps half an hour to two hours (across stop times, challenge
+        // windows and grace periods); 1 in 10 jumps days (everything abandoned; past the stake cooldown).
+        uint256 kind = seed % 10;
+        uint256 dt = kind == 0
+            ? bound(seed >> 8, 1 days, 8 days)
+            : kind == 1 ? bound(seed >> 8, 30 minutes, 2 hours) : bound(seed >> 8, 1, 900);
+        _advance(dt);
         store.countCall("warp", true);
     }
 
@@ -226,74 +280,109 @@ contract StreamPayHandler is Test {
         _createStream(senderSeed, providerSeed, secondsSeed, dustSeed);
     }
 
+    /// @dev Locals of a create, in memory (the legacy pipeline's stack is small).
+    struct Create {
+        InvariantStore.GhostProvider p;
+        uint256 variant;
+        address sender;
+        uint256 rate;
+        uint256 secs;
+        uint256 amount;
+        uint256 maxRate;
+        uint256 id;
+        address sessionKey;
+        uint256 payBefore;
+        uint256 senderBefore;
+    }
+
+    /// @dev Seeds: sender = senders[senderSeed % n], no named key if bit 64 of senderSeed is set (a sender that
+    /// cannot sign always names one); secondsSeed % 16 == 0: too small; bit 4: long (up to 2 h) or short (up
+    /// to 10 min), seconds from bit 5; dust = dustSeed % rate; (dustSeed >> 128) % 32: 0 max rate below the
+    /// price, 1 the recipient as session key, 2 the provider paying itself, else valid.
     function _createStream(uint256 senderSeed, uint256 providerSeed, uint256 secondsSeed, uint256 dustSeed)
         private
     {
         if (store.streamCount() >= MAX_STREAMS) return;
-        address sender = senders[senderSeed % senders.length];
-        InvariantStore.GhostProvider memory p = _pickProvider(providerSeed);
-        uint256 rate = p.price;
-        uint256 secs = secondsSeed % 16 == 0 ? 0 : bound(secondsSeed >> 4, 1, MAX_STREAM_SECONDS);
-        uint256 dust = dustSeed % rate;
-        uint256 amount = secs * rate + dust;
-        uint256 maxRate = (dustSeed >> 128) % 16 == 0 ? rate - 1 : rate;
+        Create memory c;
+        c.p = _pickProvider(providerSeed);
+        c.variant = (dustSeed >> 128) % 32;
+        c.sender = c.variant == 2 ? c.p.wallet : senders[senderSeed % senders.length];
+        c.rate = c.p.price;
+        if (secondsSeed % 16 != 0) {
+            c.secs = bound(secondsSeed >> 5, 1, (secondsSeed >> 4) % 2 == 0 ? 600 : MAX_STREAM_SECONDS);
+        }
+        c.amount = c.secs * c.rate + dustSeed % c.rate;
+        c.maxRate = c.variant == 0 ? c.rate - 1 : c.rate;
+        c.id = store.streamCount() + 1;
+        if (c.variant == 1) c.sessionKey = c.p.wallet;
+        else if (signerKeyOf[c.sender] == 0 || (senderSeed >> 64) % 2 == 0) c.sessionKey = namedKeyOf(c.id);
 
         bytes memory err;
-        if (!p.active) err = abi.encodeWithSelector(Errors.StreamPay_ProviderInactive.selector, p.id);
-        else if (rate > maxRate) {
-            err = abi.encodeWithSelector(Errors.StreamPay_RateAboveMax.selector, p.id, rate, maxRate);
+        if (!c.p.active) {
+            err = abi.encodeWithSelector(Errors.StreamPay_ProviderInactive.selector, c.p.id);
+        } else if (c.rate > c.maxRate) {
+            err = abi.encodeWithSelector(Errors.StreamPay_RateAboveMax.selector, c.p.id, c.rate, c.maxRate);
+        } else if (c.sender == c.p.wallet) {
+            err = abi.encodeWithSelector(Errors.StreamPay_SelfStream.selector, c.p.id, c.sender);
+        } else if (c.sessionKey == c.p.wallet) {
+            err = abi.encodeWithSelector(Errors.StreamPay_InvalidSessionKey.selector, c.p.id, c.sessionKey);
+        } else if (c.secs == 0) {
+            err = abi.encodeWithSelector(Errors.StreamPay_DepositTooSmall.selector, c.amount, c.rate);
         }
-        else if (secs == 0) err = abi.encodeWithSelector(Errors.StreamPay_DepositTooSmall.selector, amount, rate);
 
-        _fund(sender, p.asset, amount);
-        uint256 payBefore = _bal(address(streamPay), p.asset);
-        uint256 senderBefore = _bal(sender, p.asset);
+        _fund(c.sender, c.p.asset, c.amount);
+        c.payBefore = _bal(address(streamPay), c.p.asset);
+        c.senderBefore = _bal(c.sender, c.p.asset);
         (bool ok, bytes memory ret) = _as(
-            sender,
+            c.sender,
             address(streamPay),
-            p.asset == address(0) ? amount : 0,
-            abi.encodeCall(IStreamPay.createStream, (p.id, maxRate, amount))
+            c.p.asset == address(0) ? c.amount : 0,
+            abi.encodeCall(IStreamPay.createStream, (c.p.id, c.maxRate, c.amount, c.sessionKey))
         );
-        bool success = _outcome(2, ok, ret, err, "createStream");
+        bool success = _outcome(Inv.ACCOUNTING, ok, ret, err, "createStream");
         store.countCall("createStream", success);
         if (!success) return;
+        _expectEq(Inv.ACCOUNTING, abi.decode(ret, (uint256)), c.id, "createStream: id is the next id");
+        _bookCreate(c);
+    }
 
-        uint256 streamId = abi.decode(ret, (uint256));
-        _expectEq(2, streamId, store.streamCount() + 1, "createStream: id is the next id");
-        uint256 used = secs * rate;
-        bool deferred = p.asset == address(0) && dust > 0 && refusesNative[sender];
-        uint256 kept = deferred ? amount : used;
-        _expectEq(1, _bal(address(streamPay), p.asset), payBefore + kept, "createStream: contract balance");
-        _expectEq(2, senderBefore - _bal(sender, p.asset), kept, "createStream: sender paid the used amount");
-        if (deferred) store.addCredit(sender, address(0), dust, true);
-        store.addInflow(p.asset, kept);
-        store.addDeposited(p.asset, used);
+    function _bookCreate(Create memory c) private {
+        uint256 used = c.secs * c.rate;
+        bool deferred = c.p.asset == address(0) && c.amount > used && refusesNative[c.sender];
+        uint256 kept = deferred ? c.amount : used;
+        _expectEq(Inv.SOLVENCY, _bal(address(streamPay), c.p.asset), c.payBefore + kept, "createStream: balance");
+        _expectEq(Inv.ACCOUNTING, c.senderBefore - _bal(c.sender, c.p.asset), kept, "createStream: sender paid");
+        if (streamPay.namedSessionKeyOf(c.id) != c.sessionKey) _flag(Inv.ACCOUNTING, "createStream: named key");
+        if (deferred) store.addCredit(c.sender, address(0), c.amount - used, true);
+        store.addInflow(c.p.asset, kept);
+        store.addDeposited(c.p.asset, used);
 
         InvariantStore.GhostStream memory g;
-        g.id = streamId;
-        g.sender = sender;
-        g.recipient = p.wallet;
-        g.asset = p.asset;
-        g.providerId = p.id;
-        g.rate = rate;
+        g.id = c.id;
+        g.sender = c.sender;
+        g.recipient = c.p.wallet;
+        g.asset = c.p.asset;
+        g.providerId = c.p.id;
+        g.rate = c.rate;
         g.start = store.time();
-        g.stop = store.time() + secs;
+        g.stop = store.time() + c.secs;
         g.deposited = used;
         g.status = OPEN;
-        store.addStream(g);
+        InvariantStore.GhostVouchers memory vb;
+        vb.namedKey = c.sessionKey;
+        store.addStream(g, vb);
     }
 
     function topUp(uint256 streamSeed, uint256 secondsSeed, uint256 dustSeed) external step {
-        (bool found, InvariantStore.GhostStream memory g) = _pickStream(streamSeed, true);
-        if (_createInstead(found, g, streamSeed)) return;
+        (bool found, InvariantStore.GhostStream memory g) = _pickStream(streamSeed, PICK_OPEN);
+        if (_createInstead(found, g, streamSeed, PICK_OPEN)) return;
         address caller = (dustSeed >> 128) % 8 == 0 ? outsider : g.sender;
         uint256 secs = secondsSeed % 16 == 0 ? 0 : bound(secondsSeed >> 4, 1, MAX_STREAM_SECONDS);
-        uint256 dust = dustSeed % g.rate;
-        uint256 amount = secs * g.rate + dust;
+        uint256 amount = secs * g.rate + dustSeed % g.rate;
 
         bytes memory err;
         if (g.status != OPEN) {
-            err = abi.encodeWithSelector(Errors.StreamPay_StreamClosed.selector, g.id, g.status);
+            err = abi.encodeWithSelector(Errors.StreamPay_StreamNotOpen.selector, g.id, g.status);
         } else if (caller != g.sender) {
             err = abi.encodeWithSelector(Errors.StreamPay_NotSender.selector, g.id, caller, g.sender);
         } else if (store.time() >= g.stop) {
@@ -311,231 +400,318 @@ contract StreamPayHandler is Test {
             g.asset == address(0) ? amount : 0,
             abi.encodeCall(IStreamPay.topUp, (g.id, amount))
         );
-        bool success = _outcome(caller == outsider ? 5 : 2, ok, ret, err, "topUp");
+        bool success = _outcome(caller == outsider ? Inv.ACCESS : Inv.ACCOUNTING, ok, ret, err, "topUp");
         if (caller == outsider && g.status == OPEN) store.countOutsider(ok);
         store.countCall("topUp", success);
         if (!success) return;
+        _bookTopUp(g, caller, amount, secs * g.rate, payBefore, callerBefore);
+    }
 
-        uint256 used = secs * g.rate;
-        bool deferred = g.asset == address(0) && dust > 0 && refusesNative[caller];
+    function _bookTopUp(
+        InvariantStore.GhostStream memory g,
+        address caller,
+        uint256 amount,
+        uint256 used,
+        uint256 payBefore,
+        uint256 callerBefore
+    ) private {
+        bool deferred = g.asset == address(0) && amount > used && refusesNative[caller];
         uint256 kept = deferred ? amount : used;
-        _expectEq(1, _bal(address(streamPay), g.asset), payBefore + kept, "topUp: contract balance");
-        _expectEq(2, callerBefore - _bal(caller, g.asset), kept, "topUp: sender paid the used amount");
-        if (deferred) store.addCredit(caller, address(0), dust, true);
+        _expectEq(Inv.SOLVENCY, _bal(address(streamPay), g.asset), payBefore + kept, "topUp: contract balance");
+        _expectEq(Inv.ACCOUNTING, callerBefore - _bal(caller, g.asset), kept, "topUp: sender paid the used amount");
+        if (deferred) store.addCredit(caller, address(0), amount - used, true);
         store.addInflow(g.asset, kept);
         store.addDeposited(g.asset, used);
-        g.stop += secs;
+        g.stop += used / g.rate;
         g.deposited += used;
         store.setStream(g);
     }
 
-    function withdrawFromStream(uint256 streamSeed, uint256 callerSeed) external step {
-        (bool found, InvariantStore.GhostStream memory g) = _pickStream(streamSeed, true);
-        if (_createInstead(found, g, streamSeed)) return;
-        address caller = store.accountAt(callerSeed % store.accountCount());
-        uint256 streamed = _streamedModel(g);
-        uint256 amount = g.status == OPEN ? streamed - g.withdrawn : 0;
+    /*//////////////////////////////////////////////////////////////
+                        ACTIONS: THE CONSUMER SIGNS
+    //////////////////////////////////////////////////////////////*/
 
-        bytes memory err;
-        if (g.status != OPEN) err = abi.encodeWithSelector(Errors.StreamPay_StreamClosed.selector, g.id, g.status);
-        else if (amount == 0) err = abi.encodeWithSelector(Errors.StreamPay_NothingToWithdraw.selector, g.id);
-
-        uint256 payBefore = _bal(address(streamPay), g.asset);
-        uint256 recipientBefore = _bal(g.recipient, g.asset);
-        (bool ok, bytes memory ret) =
-            _as(caller, address(streamPay), 0, abi.encodeCall(IStreamPay.withdrawFromStream, (g.id)));
-        bool success = _outcome(4, ok, ret, err, "withdrawFromStream");
-        if (err.length == 0) store.countExit(ok);
-        store.countCall("withdrawFromStream", success);
-        if (!success) return;
-
-        _expectEq(2, abi.decode(ret, (uint256)), amount, "withdrawFromStream: returned amount");
-        _payRecipientSide(g, amount, payBefore, recipientBefore, "withdrawFromStream");
-        g.withdrawn = streamed;
-        if (store.time() >= g.stop) _closeGhost(g, SETTLED, streamed, 0, caller);
-        store.setStream(g);
+    /// @notice The consumer signs a voucher (with its request) and hands it to the provider: by itself, by
+    /// the key named at creation, or by a key it authorises by signature with an expiry. Usually a little
+    /// more than before; 1 in 8 far more (an overshoot the time cap must catch); 1 in 8 lower than the last
+    /// one (a consumer going back on its word: the provider keeps its best).
+    function signVoucher(uint256 streamSeed, uint256 amountSeed, uint256 kindSeed) external step {
+        (bool found, InvariantStore.GhostStream memory g) = _pickStream(streamSeed, PICK_OPEN);
+        if (_createInstead(found, g, streamSeed, PICK_OPEN)) return;
+        // A consumer signs only while its stream is open (it is not served once it cancelled).
+        bool signed = g.status == OPEN && _signVoucher(g, amountSeed, kindSeed);
+        store.countCall("signVoucher", signed);
     }
 
-    function cancelStream(uint256 streamSeed, uint256 whoSeed) external step {
-        (bool found, InvariantStore.GhostStream memory g) = _pickStream(streamSeed, true);
-        if (_createInstead(found, g, streamSeed)) return;
-        uint256 who = whoSeed % 5;
-        address caller = who < 2 ? g.sender : who < 4 ? g.recipient : outsider;
-
-        bytes memory err;
-        if (g.status != OPEN) {
-            err = abi.encodeWithSelector(Errors.StreamPay_StreamClosed.selector, g.id, g.status);
-        } else if (caller == outsider) {
-            err = abi.encodeWithSelector(Errors.StreamPay_NotSenderOrRecipient.selector, g.id, caller);
+    function _signVoucher(InvariantStore.GhostStream memory g, uint256 amountSeed, uint256 kindSeed)
+        private
+        returns (bool)
+    {
+        InvariantStore.GhostVouchers memory vb = store.getVouchers(g.id);
+        uint8 by = _signerFor(g, vb, kindSeed);
+        if (by == BY_NOBODY) return false;
+        uint256 mode = amountSeed % 8;
+        uint256 cumulative;
+        if (mode == 0 && vb.last > 0) {
+            cumulative = bound(amountSeed >> 3, 0, vb.last - 1);
+            store.countScenario("signed lower after higher");
+        } else if (mode == 1) {
+            cumulative = vb.maxSigned + bound(amountSeed >> 3, 0, 2 * g.deposited);
+        } else {
+            cumulative = vb.maxSigned + bound(amountSeed >> 3, 0, 600 * g.rate);
         }
-        _closeAction(
-            g,
-            caller,
-            caller != outsider,
-            abi.encodeCall(IStreamPay.cancelStream, (g.id)),
-            err,
-            _streamedModel(g),
-            CANCELLED,
-            "cancelStream"
-        );
+        if (by == BY_SESSION_KEY && store.time() > vb.sessionExpiry) {
+            // The sender (re-)authorises its session key until a later expiry: from 5 minutes to an hour (so
+            // it often runs out while the stream lives). Earlier vouchers of the key count again with it.
+            if (vb.sessionExpiry != 0) store.countScenario("session key renewed");
+            vb.sessionExpiry = store.time() + bound(kindSeed >> 8, 5 minutes, 2 * challengeWindow);
+            address key = vm.addr(_key("session", g.id));
+            if (streamPay.hashSessionKey(g.id, key, vb.sessionExpiry) != _sessionDigest(g.id, key, vb.sessionExpiry))
+            {
+                _flag(Inv.ACCOUNTING, "hashSessionKey differs from the EIP-712 digest");
+            }
+        }
+        bytes32 request = _requestHash(g.id, cumulative);
+        if (streamPay.hashSpend(g.id, cumulative, request) != _spendDigest(g.id, cumulative, request)) {
+            _flag(Inv.ACCOUNTING, "hashSpend differs from the EIP-712 digest");
+        }
+        if (cumulative > vb.maxSigned) vb.maxSigned = cumulative;
+        if (by == BY_SESSION_KEY) {
+            if (cumulative > vb.bestSession) vb.bestSession = cumulative;
+        } else if (cumulative > vb.bestPermanent || vb.bestPermanentBy == BY_NOBODY) {
+            vb.bestPermanent = cumulative;
+            vb.bestPermanentBy = by;
+        }
+        vb.last = cumulative;
+        vb.lastBy = by;
+        ++vb.signedCount;
+        store.setVouchers(g.id, vb);
+        return true;
     }
 
+    /// @dev Who signs the next voucher: one of those able to on this stream, picked by seed.
+    function _signerFor(
+        InvariantStore.GhostStream memory g,
+        InvariantStore.GhostVouchers memory vb,
+        uint256 seed
+    ) private view returns (uint8) {
+        uint8[3] memory able;
+        uint256 n;
+        if (signerKeyOf[g.sender] != 0) able[n++] = BY_SENDER;
+        if (vb.namedKey != address(0)) able[n++] = BY_NAMED_KEY;
+        if (signerKeyOf[g.sender] != 0) able[n++] = BY_SESSION_KEY;
+        return n == 0 ? BY_NOBODY : able[seed % n];
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                      ACTIONS: THE PROVIDER TAKES ITS PAY
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Anyone withdraws for the recipient: usually with its best valid voucher; 1 in 8 with the
+    /// latest voucher (maybe lower, maybe of an expired key); 1 in 8 with an unsigned claim at or below what
+    /// was already paid.
+    function withdrawFromStream(uint256 streamSeed, uint256 callerSeed, uint256 whichSeed) external step {
+        (bool found, InvariantStore.GhostStream memory g) = _pickStream(streamSeed, PICK_PAYABLE);
+        if (_createInstead(found, g, streamSeed, PICK_PAYABLE)) return;
+        address caller =
+            callerSeed % 4 == 0 ? store.accountAt((callerSeed >> 2) % store.accountCount()) : g.recipient;
+        _servedARequest(g, whichSeed >> 8);
+        InvariantStore.GhostVouchers memory vb = store.getVouchers(g.id);
+        (uint256 cumulative, uint8 by, bool best) = _chooseVoucher(g, vb, whichSeed);
+        G2Context memory c = _g2Context(g, cumulative, best && caller == g.recipient);
+        _withdraw(g, vb, caller, cumulative, by, "withdrawFromStream");
+        _checkG2(c, "withdrawFromStream");
+    }
+
+    /// @notice The greedy provider: withdraws with its best voucher whenever that pays anything, then closes
+    /// (or answers a cancel) at once, front-run by the keeper. A provider that is down does nothing.
+    function providerGreedy(uint256 streamSeed, uint256 seed) external step {
+        (bool found, InvariantStore.GhostStream memory g) = _pickStream(streamSeed, PICK_PAYABLE);
+        if (_createInstead(found, g, streamSeed, PICK_PAYABLE)) return;
+        if (providerDown[g.providerId]) return;
+        _servedARequest(g, seed >> 8);
+        _greedyWithdraw(g.id);
+        store.countCall("providerGreedy", _recipientActs(g.id, seed, "providerGreedy"));
+    }
+
+    /// @dev The greedy provider's withdrawal: with its best voucher, whenever that pays anything.
+    function _greedyWithdraw(uint256 streamId) private {
+        InvariantStore.GhostStream memory g = store.getStream(streamId);
+        InvariantStore.GhostVouchers memory vb = store.getVouchers(streamId);
+        (uint256 best, uint8 by) = _best(vb, store.time());
+        if (!_payableNow(g) || _min(best, _streamedModel(g)) <= g.withdrawn) return;
+        G2Context memory c = _g2Context(g, best, true);
+        _withdraw(g, vb, g.recipient, best, by, "providerGreedy");
+        _checkG2(c, "providerGreedy: withdraw");
+    }
+
+    /// @dev Half the time the consumer sent a request since the last action, and with it a voucher.
+    function _servedARequest(InvariantStore.GhostStream memory g, uint256 seed) private {
+        if (seed % 2 == 0 && g.status == OPEN) _signVoucher(g, seed >> 1, seed >> 100);
+    }
+
+    /// @notice The recipient closes an open stream, or answers a cancel, with a voucher (as in
+    /// {withdrawFromStream}); 1 in 8 by the outsider, 1 in 8 by the sender (both refused). The keeper
+    /// front-runs it. A provider that is down does not answer cancels. Half the time it picks a cancelling
+    /// stream, whose window may be over: then the answer must be refused (finalised by the front-run, or
+    /// StreamPay_ChallengeWindowClosed when no keeper is awake).
+    function closeByRecipient(uint256 streamSeed, uint256 whichSeed, uint256 whoSeed) external step {
+        (bool found, InvariantStore.GhostStream memory g) =
+            _pickStream(streamSeed, whoSeed % 2 == 0 ? PICK_CANCELLING : PICK_PAYABLE);
+        if (_createInstead(found, g, streamSeed, PICK_PAYABLE)) return;
+        uint256 who = (whoSeed >> 1) % 8;
+        address caller = who == 0 ? outsider : who == 1 ? g.sender : g.recipient;
+        if (caller == g.recipient && g.status == CANCELLING && providerDown[g.providerId]) return;
+        InvariantStore.GhostVouchers memory vb = store.getVouchers(g.id);
+        (uint256 cumulative, uint8 by, bool best) = _chooseVoucher(g, vb, whichSeed);
+        G2Context memory c = _g2Context(g, cumulative, best && caller == g.recipient);
+        if (_keeperAwake(whoSeed >> 4)) g = _frontRun(g.id);
+        _recipientClose(g, vb, caller, cumulative, by, "closeByRecipient");
+        _checkG2(c, "closeByRecipient");
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                         ACTIONS: THE CONSUMER LEAVES
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice The sender cancels unilaterally (1 in 8 the recipient, 1 in 8 the outsider try: refused), half
+    /// the time a stream past its stop time (the consumer cancels late, before it is abandoned). Half the time
+    /// it first signs a newer voucher, so what the recipient withdrew with is older; 1 in 4 the greedy
+    /// provider withdraws just before it, in the same block. The keeper front-runs the cancel. If the
+    /// provider is up, half the time it answers (front-run again): within a minute, in the window's last two
+    /// minutes, or up to a minute too late (at or after the window's end: refused, only finalisation is left).
+    /// The window is a whole challenge window from the cancel, however late the cancel. If the provider is
+    /// down it never answers, and someone finalises after the window.
+    /// Seeds: who = whoSeed % 8 (0 recipient, 1 outsider, else sender); bit 8 clear: sign first; bits 9-10
+    /// clear: the provider withdraws first; bits 4-6 clear: no keeper awake; bit 12 clear: prefer a stream past
+    /// its stop time. answerSeed bit 0 clear: answer; bits 1-2: when (0, 1 promptly, 2 in the last two
+    /// minutes, 3 too late), seconds from bits 3-63; bits 64-66 clear: no keeper.
+    function cancelStream(uint256 streamSeed, uint256 whoSeed, uint256 answerSeed) external step {
+        (bool found, InvariantStore.GhostStream memory g) =
+            _pickStream(streamSeed, (whoSeed >> 12) % 2 == 0 ? PICK_DEPLETED : PICK_OPEN);
+        if (_createInstead(found, g, streamSeed, PICK_OPEN)) return;
+        uint256 who = whoSeed % 8;
+        address caller = who == 0 ? g.recipient : who == 1 ? outsider : g.sender;
+        if (caller == g.sender && g.status == OPEN && (whoSeed >> 8) % 2 == 0) {
+            _signVoucher(g, answerSeed >> 16, whoSeed >> 16);
+        }
+        if ((whoSeed >> 9) % 4 == 0 && !providerDown[g.providerId]) {
+            // The greedy provider withdraws in the same block, just before the cancel.
+            _greedyWithdraw(g.id);
+            g = store.getStream(g.id);
+        }
+        if (_keeperAwake(whoSeed >> 4)) g = _frontRun(g.id);
+        if (!_cancel(g, caller)) return;
+        g = store.getStream(g.id);
+        if (g.status != CANCELLING) return;
+        if (providerDown[g.providerId]) {
+            store.countScenario("cancel while provider down");
+            return;
+        }
+        if (answerSeed % 2 != 0) return; // it answers later (closeByRecipient, providerGreedy), or not at all
+        // Counted from the cancel: promptly; back from a short outage in the window's last minutes; or back too
+        // late, from the very second the window ends.
+        uint256 when = (answerSeed >> 1) % 4;
+        uint256 secs = uint64(answerSeed) >> 3;
+        if (when < 2) secs = bound(secs, 0, 60);
+        else if (when == 2) secs = bound(secs, challengeWindow - 120, challengeWindow - 1);
+        else secs = bound(secs, challengeWindow, challengeWindow + 60);
+        _advance(secs);
+        _recipientActs(g.id, answerSeed >> 64, "cancelStream: the answer");
+    }
+
+    /// @notice The sender closes with the provider's final receipt: 1 in 4 for exactly the largest voucher
+    /// it signed (an honest consumer), else any amount up to 125% of the deposit. 1 in 10 receipts are
+    /// signed by someone else, 1 in 10 are not final. 1 in 8 calls by the outsider, 1 in 8 by the recipient
+    /// (refused). The keeper front-runs it.
     function closeWithReceipt(uint256 streamSeed, uint256 amountSeed, uint256 whoSeed) external step {
-        (bool found, InvariantStore.GhostStream memory g) = _pickStream(streamSeed, true);
-        if (_createInstead(found, g, streamSeed)) return;
-        address caller = whoSeed % 6 == 0 ? outsider : g.sender;
-        uint256 amount = bound(amountSeed, 0, g.deposited + g.deposited / 4);
+        (bool found, InvariantStore.GhostStream memory g) = _pickStream(streamSeed, PICK_OPEN);
+        if (_createInstead(found, g, streamSeed, PICK_OPEN)) return;
+        uint256 who = whoSeed % 8;
+        address caller = who == 0 ? outsider : who == 1 ? g.recipient : g.sender;
+        uint256 amount = amountSeed % 4 == 0
+            ? store.getVouchers(g.id).maxSigned
+            : bound(amountSeed >> 2, 0, g.deposited + g.deposited / 4);
         uint256 signerKey = store.getProvider(g.providerId).signerKey;
         uint256 sigKind = (whoSeed >> 8) % 10;
         bool validSig = signerKey != 0 && sigKind > 1;
-        bytes memory sig = _signReceipt(
-            signerKey == 0 || sigKind == 0 ? outsiderKey : signerKey, g.id, amount, sigKind != 1 // 1: not final
-        );
-
-        bytes memory err;
-        if (g.status != OPEN) {
-            err = abi.encodeWithSelector(Errors.StreamPay_StreamClosed.selector, g.id, g.status);
-        } else if (caller != g.sender) {
-            err = abi.encodeWithSelector(Errors.StreamPay_NotSender.selector, g.id, caller, g.sender);
-        } else if (!validSig) {
-            err = abi.encodeWithSelector(Errors.StreamPay_InvalidReceiptSignature.selector, g.id, g.recipient);
+        bytes memory sig =
+            _signReceipt(signerKey == 0 || sigKind == 0 ? outsiderKey : signerKey, g.id, amount, sigKind != 1);
+        bool frontRun = _keeperAwake(whoSeed >> 4);
+        if (frontRun) g = _frontRun(g.id);
+        if (_receiptClose(g, caller, amount, sig, validSig) && frontRun) {
+            store.countScenario("receipt close after front-run");
         }
-        uint256 streamed = _streamedModel(g);
-        uint256 total = amount < streamed ? amount : streamed;
-        if (total < g.withdrawn) total = g.withdrawn;
-        _closeAction(
-            g,
-            caller,
-            caller == g.sender,
-            abi.encodeCall(IStreamPay.closeWithReceipt, (g.id, amount, sig)),
-            err,
-            total,
-            CLOSED,
-            "closeWithReceipt"
-        );
     }
 
-    function closeByRecipient(uint256 streamSeed, uint256 amountSeed, uint256 whoSeed) external step {
-        (bool found, InvariantStore.GhostStream memory g) = _pickStream(streamSeed, true);
-        if (_createInstead(found, g, streamSeed)) return;
-        address caller = whoSeed % 6 != 0 ? g.recipient : whoSeed % 12 == 0 ? outsider : g.sender;
-        uint256 streamed = _streamedModel(g);
-        uint256 amount =
-            amountSeed % 8 == 0 ? streamed + 1 + (amountSeed >> 3) % 1e18 : bound(amountSeed >> 3, 0, streamed);
+    /*//////////////////////////////////////////////////////////////
+                       ACTIONS: KEEPERS, BAD KEYS, OTHERS
+    //////////////////////////////////////////////////////////////*/
 
-        bytes memory err;
-        if (g.status != OPEN) {
-            err = abi.encodeWithSelector(Errors.StreamPay_StreamClosed.selector, g.id, g.status);
-        } else if (caller != g.recipient) {
-            err = abi.encodeWithSelector(Errors.StreamPay_NotRecipient.selector, g.id, caller, g.recipient);
-        } else if (amount > streamed) {
-            err = abi.encodeWithSelector(Errors.StreamPay_AmountExceedsStreamed.selector, g.id, amount, streamed);
-        }
-        uint256 total = amount < g.withdrawn ? g.withdrawn : amount;
-        _closeAction(
-            g,
-            caller,
-            caller == g.recipient,
-            abi.encodeCall(IStreamPay.closeByRecipient, (g.id, amount)),
-            err,
-            total,
-            CLOSED,
-            "closeByRecipient"
-        );
-    }
-
-    /// @dev Batch simulation state, kept in memory: the streams the batch touches, updated in order (so a
-    /// duplicate id sees the first occurrence's effect), and the keeper's reward per asset.
-    struct BatchSim {
-        InvariantStore.GhostStream[] touched;
-        uint256 touchedCount;
-        uint256 settledCount;
-        uint256 nativeReward;
-        uint256 usdReward;
-    }
-
-    function batchUpdateStreams(uint256 seed, uint256 countSeed, uint256 keeperSeed) external step {
-        address keeper = keepers[keeperSeed % keepers.length];
+    /// @notice Anyone runs the keeper: up to 8 ids with duplicates and unknown ones, a third of them picked
+    /// among the streams due (abandoned, or cancelled with the window over).
+    function batchUpdateStreams(uint256 seed, uint256 countSeed, uint256 callerSeed) external step {
+        address caller = callerSeed % 2 == 0
+            ? keepers[(callerSeed >> 1) % keepers.length]
+            : store.accountAt((callerSeed >> 1) % store.accountCount());
         uint256 n = bound(countSeed, 1, 8);
         uint256 known = store.streamCount();
         uint256[] memory ids = new uint256[](n);
         for (uint256 i; i < n; ++i) {
             uint256 r = uint256(keccak256(abi.encode(seed, i)));
-            ids[i] = known == 0 || r % 10 == 0 ? known + 1 + (r >> 8) % 3 : store.streamIdAt((r >> 8) % known);
+            if (known == 0 || r % 10 == 0) ids[i] = known + 1 + (r >> 8) % 3;
+            else if (r % 3 == 0) ids[i] = _dueStream(r >> 8);
+            else ids[i] = store.streamIdAt((r >> 8) % known);
+        }
+        _runBatch(caller, ids, "batchUpdateStreams");
+    }
+
+    /// @notice A voucher that must be refused, with its exact error, moving nothing: a session key whose
+    /// authorisation expired; one authorised for another stream; one authorised by someone other than the
+    /// sender; one posing as the key named at creation; a genuine voucher whose amount was raised; a voucher
+    /// signed for another stream. Each claims more than anything the sender signed.
+    function badVoucher(uint256 streamSeed, uint256 kindSeed, uint256 callerSeed) external step {
+        (bool found, InvariantStore.GhostStream memory g) = _pickStream(streamSeed, PICK_PAYABLE);
+        if (_createInstead(found, g, streamSeed, PICK_PAYABLE)) return;
+        (IStreamPay.Voucher memory v, bytes memory err, bytes32 label) =
+            _badVoucher(g, store.getVouchers(g.id), kindSeed);
+        uint256 streamed = _streamedModel(g);
+        bytes memory closed = _payableError(g);
+        bool reachesCheck = closed.length == 0 && _min(v.cumulative, streamed) > g.withdrawn;
+        bool viaClose = reachesCheck && callerSeed % 4 == 0;
+        address caller = viaClose || callerSeed % 4 != 1 ? g.recipient : outsider;
+        if (closed.length != 0) {
+            err = closed;
+        } else if (!reachesCheck) {
+            err = abi.encodeWithSelector(
+                Errors.StreamPay_NothingToWithdraw.selector, g.id, v.cumulative, streamed, g.withdrawn
+            );
         }
 
-        BatchSim memory sim;
-        sim.touched = new InvariantStore.GhostStream[](n);
-        for (uint256 i; i < n; ++i) {
-            if (ids[i] == 0 || ids[i] > known) continue; // unknown: skipped by the contract
-            uint256 slot = _touch(sim, ids[i]);
-            InvariantStore.GhostStream memory g = sim.touched[slot];
-            if (g.status != OPEN) continue;
-            uint256 streamed = _streamedModel(g);
-            uint256 amount = streamed - g.withdrawn;
-            bool depleted = store.time() >= g.stop;
-            if (amount == 0 && !depleted) continue;
-            uint256 reward = amount / 1000; // floor(amount * 10 bps)
-            if (g.asset == address(0)) sim.nativeReward += reward;
-            else sim.usdReward += reward;
-            g.withdrawn = streamed;
-            g.keeperRewards += reward;
-            ++sim.settledCount;
-            if (amount > 0) ++g.recipientPayouts;
-            if (depleted) {
-                g.status = SETTLED;
-                g.frozenStreamed = streamed;
-                g.closedBy = keeper;
-            }
-            // Remember the per-stream amounts for the commit below.
-            sim.touched[slot] = g;
-        }
+        Plan memory p = _newPlan(0);
+        _watch(p, g.recipient, g.asset);
+        _watch(p, g.sender, g.asset);
+        _snapshot(p);
+        (bool ok, bytes memory ret) = _as(
+            caller,
+            address(streamPay),
+            0,
+            viaClose
+                ? abi.encodeCall(IStreamPay.closeByRecipient, (g.id, v))
+                : abi.encodeCall(IStreamPay.withdrawFromStream, (g.id, v))
+        );
+        _outcome(Inv.G1, ok, ret, err, string.concat("badVoucher (", _text(label), ")"));
+        _verify(p, Inv.G1, "badVoucher: nothing moves");
+        bool refused = !ok && keccak256(ret) == keccak256(err);
+        if (refused && reachesCheck) store.countScenario(label);
+        store.countCall("badVoucher", refused);
+    }
 
-        uint256 payNative = address(streamPay).balance;
-        uint256 payUsd = usd.balanceOf(address(streamPay));
-        uint256 keeperNative = keeper.balance;
-        uint256 keeperUsd = usd.balanceOf(keeper);
-        (bool ok, bytes memory ret) =
-            _as(keeper, address(streamPay), 0, abi.encodeCall(IStreamPay.batchUpdateStreams, (ids)));
-        bool success = _outcome(4, ok, ret, "", "batchUpdateStreams");
-        if (sim.settledCount > 0) store.countExit(ok);
-        store.countCall("batchUpdateStreams", success);
-        if (!success) return;
-
-        _expectEq(2, abi.decode(ret, (uint256)), sim.settledCount, "batchUpdateStreams: settled count");
-        // Commit the touched streams: recipient credits, completions, totals.
-        for (uint256 i; i < sim.touchedCount; ++i) {
-            InvariantStore.GhostStream memory g = sim.touched[i];
-            InvariantStore.GhostStream memory before = store.getStream(g.id);
-            uint256 settled = g.withdrawn - before.withdrawn;
-            uint256 reward = g.keeperRewards - before.keeperRewards;
-            if (settled - reward > 0) store.addCredit(g.recipient, g.asset, settled - reward, false);
-            store.addRecipientSide(g.asset, settled);
-            store.addKeeperRewards(g.asset, reward);
-            if (g.status == SETTLED && before.status == OPEN) _recordCompletion(g.providerId, g.withdrawn);
-            store.setStream(g);
-        }
-        // The keeper's reward: pushed once per asset, or credited if the keeper refuses native coin.
-        bool deferNative = refusesNative[keeper] && sim.nativeReward > 0;
-        if (deferNative) store.addCredit(keeper, address(0), sim.nativeReward, true);
-        else store.addPaidOut(address(0), sim.nativeReward);
-        store.addPaidOut(address(usd), sim.usdReward);
-        _expectEq(
-            1,
-            address(streamPay).balance,
-            payNative - (deferNative ? 0 : sim.nativeReward),
-            "batchUpdateStreams: native leaves only as the keeper's reward"
-        );
-        _expectEq(
-            1, usd.balanceOf(address(streamPay)), payUsd - sim.usdReward, "batchUpdateStreams: token leaves as reward"
-        );
-        _expectEq(
-            2,
-            keeper.balance,
-            keeperNative + (deferNative ? 0 : sim.nativeReward),
-            "batchUpdateStreams: keeper native reward"
-        );
-        _expectEq(2, usd.balanceOf(keeper), keeperUsd + sim.usdReward, "batchUpdateStreams: keeper token reward");
+    /// @notice A provider goes down (1 in 3) or comes back up.
+    function setProviderDown(uint256 providerSeed, uint256 downSeed) external step {
+        uint256 providerId = store.providerIdAt(providerSeed % store.providerCount());
+        providerDown[providerId] = downSeed % 3 == 0;
+        store.countCall("setProviderDown", true);
     }
 
     function withdrawBalance(uint256 accountSeed, uint256 assetSeed, uint256 toSeed) external step {
@@ -557,20 +733,20 @@ contract StreamPayHandler is Test {
         uint256 toBefore = to == address(0) ? 0 : _bal(to, asset);
         (bool ok, bytes memory ret) =
             _as(account, address(streamPay), 0, abi.encodeCall(IStreamPay.withdrawBalance, (asset, to)));
-        bool success = _outcome(4, ok, ret, err, "withdrawBalance");
+        bool success = _outcome(Inv.EXITS, ok, ret, err, "withdrawBalance");
         if (err.length == 0) store.countExit(ok);
         store.countCall("withdrawBalance", success);
         if (!success) return;
 
-        _expectEq(2, abi.decode(ret, (uint256)), amount, "withdrawBalance: returned amount");
-        _expectEq(1, _bal(address(streamPay), asset), payBefore - amount, "withdrawBalance: contract balance");
-        _expectEq(2, _bal(to, asset), toBefore + amount, "withdrawBalance: paid to `to`");
+        _expectEq(Inv.ACCOUNTING, abi.decode(ret, (uint256)), amount, "withdrawBalance: returned amount");
+        _expectEq(Inv.SOLVENCY, _bal(address(streamPay), asset), payBefore - amount, "withdrawBalance: balance");
+        _expectEq(Inv.ACCOUNTING, _bal(to, asset), toBefore + amount, "withdrawBalance: paid to `to`");
         store.clearCredit(account, asset);
         store.addPaidOut(asset, amount);
     }
 
     function rateProvider(uint256 streamSeed, uint256 scoreSeed, uint256 whoSeed) external step {
-        (bool found, InvariantStore.GhostStream memory g) = _pickStream(streamSeed, false);
+        (bool found, InvariantStore.GhostStream memory g) = _pickStream(streamSeed, PICK_RATEABLE);
         if (!found) return;
         address caller = whoSeed % 5 != 0 ? g.sender : whoSeed % 10 == 0 ? outsider : g.recipient;
         uint8 score = scoreSeed % 10 == 0 ? ((scoreSeed >> 4) % 2 == 0 ? 0 : 6) : uint8(1 + (scoreSeed >> 4) % 5);
@@ -580,7 +756,7 @@ contract StreamPayHandler is Test {
         else if (g.rated) err = abi.encodeWithSelector(Errors.Registry_AlreadyRated.selector, g.id);
         else if (caller != g.sender) {
             err = abi.encodeWithSelector(Errors.Registry_NotStreamSender.selector, g.id, caller, g.sender);
-        } else if (g.status == OPEN) {
+        } else if (g.status == OPEN || g.status == CANCELLING) {
             err = abi.encodeWithSelector(Errors.Registry_StreamNotClosed.selector, g.id, g.status);
         } else if (g.withdrawn == 0) {
             err = abi.encodeWithSelector(Errors.Registry_StreamPaidNothing.selector, g.id);
@@ -588,7 +764,7 @@ contract StreamPayHandler is Test {
 
         (bool ok, bytes memory ret) =
             _as(caller, address(registry), 0, abi.encodeCall(IComputeRegistry.rateProvider, (g.id, score)));
-        bool success = _outcome(5, ok, ret, err, "rateProvider");
+        bool success = _outcome(Inv.ACCESS, ok, ret, err, "rateProvider");
         if (caller != g.sender && score >= 1 && score <= 5 && !g.rated) store.countOutsider(ok);
         store.countCall("rateProvider", success);
         if (!success) return;
@@ -650,7 +826,7 @@ contract StreamPayHandler is Test {
         uint256 registryBefore = address(registry).balance;
         uint256 walletBefore = p.wallet.balance;
         (bool ok, bytes memory ret) = _as(caller, address(registry), value, data);
-        bool success = _outcome(caller != p.wallet ? 5 : 1, ok, ret, err, "updateProvider");
+        bool success = _outcome(caller != p.wallet ? Inv.ACCESS : Inv.SOLVENCY, ok, ret, err, "updateProvider");
         if (caller != p.wallet) store.countOutsider(ok);
         store.countCall("updateProvider", success);
         if (!success) return;
@@ -658,8 +834,8 @@ contract StreamPayHandler is Test {
         if (op == 3) {
             p.stake += value;
         } else if (op == 4) {
-            _expectEq(1, p.wallet.balance, walletBefore + p.stake, "withdrawStake: wallet got exactly the stake");
-            _expectEq(1, address(registry).balance, registryBefore - p.stake, "withdrawStake: registry paid it");
+            _expectEq(Inv.SOLVENCY, p.wallet.balance, walletBefore + p.stake, "withdrawStake: wallet got the stake");
+            _expectEq(Inv.SOLVENCY, address(registry).balance, registryBefore - p.stake, "withdrawStake: registry");
             p.stake = 0;
         } else {
             if (p.active && !newActive) p.deactivatedAt = store.time();
@@ -669,122 +845,464 @@ contract StreamPayHandler is Test {
         store.setProvider(p);
     }
 
-    /// @notice Parties without the right try what only others may do; every attempt must revert.
+    /// @notice Parties without the right try what only others may do; every attempt must revert with the
+    /// exact error: recordCompletion by anyone but StreamPay (0-2), the sender's receipt close by the
+    /// recipient (3), the sender's cancel by the recipient (4), the recipient's close by the sender (5).
     function outsiderAttack(uint256 seed, uint256 kindSeed) external step {
-        uint256 kind = kindSeed % 4;
-        uint256 providerId = store.providerIdAt(seed % store.providerCount());
-        address wallet = store.getProvider(providerId).wallet;
+        uint256 kind = kindSeed % 6;
         address caller;
         bytes memory data;
-        address target = address(registry);
         bytes memory err;
+        address target = address(registry);
         if (kind < 3) {
-            // Nobody but StreamPay records completions: not an outsider, not the provider, not a keeper.
+            uint256 providerId = store.providerIdAt(seed % store.providerCount());
+            address wallet = store.getProvider(providerId).wallet;
             caller = kind == 0 ? outsider : kind == 1 ? wallet : keepers[seed % keepers.length];
-            data = abi.encodeCall(IComputeRegistry.recordCompletion, (providerId, bound(seed, 1, 1e30)));
+            data = abi.encodeCall(
+                IComputeRegistry.recordCompletion, (providerId, 1 + seed % 3, bound(seed, 1, 1e30))
+            );
             err = abi.encodeWithSelector(Errors.Registry_OnlyStreamPay.selector, caller);
         } else {
-            // A recipient cannot close with the sender's powers: closeWithReceipt is the sender's.
-            (bool found, InvariantStore.GhostStream memory g) = _pickStream(seed, true);
-            if (!found || g.status != OPEN) return;
-            uint256 key = store.getProvider(g.providerId).signerKey;
-            if (key == 0) return;
-            caller = g.recipient;
+            (bool found, InvariantStore.GhostStream memory g) =
+                _pickStream(seed, kind == 5 ? PICK_PAYABLE : PICK_OPEN);
+            // The recipient's close by the sender is an access test only while the stream can pay (open, or a
+            // cancel inside its window); after that StreamPay refuses everyone with the window's own error.
+            if (!found || !_payableNow(g) || (kind != 5 && g.status != OPEN)) return;
             target = address(streamPay);
-            bytes memory sig = _signReceipt(key, g.id, g.deposited, true);
-            data = abi.encodeCall(IStreamPay.closeWithReceipt, (g.id, g.deposited, sig));
-            err = abi.encodeWithSelector(Errors.StreamPay_NotSender.selector, g.id, caller, g.sender);
+            if (kind == 3) {
+                uint256 key = store.getProvider(g.providerId).signerKey;
+                if (key == 0) return;
+                caller = g.recipient;
+                data = abi.encodeCall(
+                    IStreamPay.closeWithReceipt, (g.id, g.deposited, _signReceipt(key, g.id, g.deposited, true))
+                );
+                err = abi.encodeWithSelector(Errors.StreamPay_NotSender.selector, g.id, caller, g.sender);
+            } else if (kind == 4) {
+                caller = g.recipient;
+                data = abi.encodeCall(IStreamPay.cancelStream, (g.id));
+                err = abi.encodeWithSelector(Errors.StreamPay_NotSender.selector, g.id, caller, g.sender);
+            } else {
+                caller = g.sender;
+                InvariantStore.GhostVouchers memory vb = store.getVouchers(g.id);
+                (uint256 cumulative, uint8 by) = _best(vb, store.time());
+                data = abi.encodeCall(IStreamPay.closeByRecipient, (g.id, _voucher(g, vb, by, cumulative)));
+                err = abi.encodeWithSelector(Errors.StreamPay_NotRecipient.selector, g.id, caller, g.recipient);
+            }
         }
         (bool ok, bytes memory ret) = _as(caller, target, 0, data);
-        _outcome(5, ok, ret, err, "outsiderAttack");
+        _outcome(Inv.ACCESS, ok, ret, err, "outsiderAttack");
         store.countOutsider(ok);
         store.countCall("outsiderAttack", !ok);
     }
 
     /*//////////////////////////////////////////////////////////////
-                              SHARED LOGIC
+                          SHARED LOGIC: PAYMENTS
     //////////////////////////////////////////////////////////////*/
 
-    /// @dev A cancel or close: the recipient's side totals `recipientTotal`, the sender gets the rest.
-    /// `legit`: the caller is a party this function allows (else its attempt must revert).
-    function _closeAction(
+    /// @dev The payments a call must make (pushes, where native coin a receiver refuses becomes a credit,
+    /// and credits), and the balances before the call of every account a push goes to and of StreamPay.
+    struct Plan {
+        address[] to;
+        address[] asset;
+        uint256[] amount;
+        bool[] credited;
+        bool[] deferred;
+        uint256 n;
+        address[] watched;
+        address[] watchedAsset;
+        uint256[] before;
+        uint256 nw;
+    }
+
+    function _newPlan(uint256 size) private pure returns (Plan memory p) {
+        p.to = new address[](size);
+        p.asset = new address[](size);
+        p.amount = new uint256[](size);
+        p.credited = new bool[](size);
+        p.deferred = new bool[](size);
+        p.watched = new address[](size + 4);
+        p.watchedAsset = new address[](size + 4);
+        p.before = new uint256[](size + 4);
+    }
+
+    /// @dev A push to `to`; native coin to a party that refuses it is credited to its balance instead.
+    function _planPush(Plan memory p, address to, address asset, uint256 amount) private view {
+        bool deferred = asset == address(0) && refusesNative[to];
+        _planAdd(p, to, asset, amount, deferred, deferred);
+    }
+
+    /// @dev A credit to `to`'s claimable balance.
+    function _planCredit(Plan memory p, address to, address asset, uint256 amount) private pure {
+        _planAdd(p, to, asset, amount, true, false);
+    }
+
+    function _planAdd(Plan memory p, address to, address asset, uint256 amount, bool credited, bool deferred)
+        private
+        pure
+    {
+        if (amount == 0) return;
+        p.to[p.n] = to;
+        p.asset[p.n] = asset;
+        p.amount[p.n] = amount;
+        p.credited[p.n] = credited;
+        p.deferred[p.n] = deferred;
+        ++p.n;
+    }
+
+    /// @dev Records the balances before the call: StreamPay's and every push receiver's.
+    function _snapshot(Plan memory p) private view {
+        _watch(p, address(streamPay), address(0));
+        _watch(p, address(streamPay), address(usd));
+        for (uint256 i; i < p.n; ++i) {
+            if (!p.credited[i]) _watch(p, p.to[i], p.asset[i]);
+        }
+    }
+
+    /// @dev Also watches the stream's two parties, for a call that must move nothing.
+    function _watchParties(Plan memory p, InvariantStore.GhostStream memory g) private view {
+        _watch(p, g.recipient, g.asset);
+        _watch(p, g.sender, g.asset);
+    }
+
+    function _watch(Plan memory p, address who, address asset) private view {
+        for (uint256 i; i < p.nw; ++i) {
+            if (p.watched[i] == who && p.watchedAsset[i] == asset) return;
+        }
+        p.watched[p.nw] = who;
+        p.watchedAsset[p.nw] = asset;
+        p.before[p.nw] = _bal(who, asset);
+        ++p.nw;
+    }
+
+    /// @dev Every watched balance moved by exactly the planned pushes: StreamPay's down, each receiver's up.
+    function _verify(Plan memory p, uint256 inv, string memory what) private {
+        for (uint256 w; w < p.nw; ++w) {
+            bool isPay = p.watched[w] == address(streamPay);
+            uint256 into;
+            uint256 out;
+            for (uint256 i; i < p.n; ++i) {
+                if (p.credited[i] || p.asset[i] != p.watchedAsset[w]) continue;
+                if (isPay) out += p.amount[i];
+                else if (p.to[i] == p.watched[w]) into += p.amount[i];
+            }
+            uint256 actual = _bal(p.watched[w], p.watchedAsset[w]);
+            if (actual + out != p.before[w] + into) {
+                _flag(
+                    isPay ? Inv.SOLVENCY : inv,
+                    string.concat(
+                        what,
+                        ": balance of ",
+                        p.watched[w].toHexString(),
+                        " is ",
+                        actual.toString(),
+                        ", expected ",
+                        p.before[w] + into >= out ? (p.before[w] + into - out).toString() : "less than 0"
+                    )
+                );
+            }
+        }
+    }
+
+    /// @dev Books a successful call's payments in the model.
+    function _commit(Plan memory p) private {
+        for (uint256 i; i < p.n; ++i) {
+            if (p.credited[i]) store.addCredit(p.to[i], p.asset[i], p.amount[i], p.deferred[i]);
+            else store.addPaidOut(p.asset[i], p.amount[i]);
+        }
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                     SHARED LOGIC: WITHDRAWALS AND CLOSES
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev The locals of one predicted call (the legacy pipeline's stack is small).
+    struct Act {
+        uint256 streamed; // streamed by time now, from the model
+        uint256 total; // the recipient side in all after the call
+        uint256 amount; // what the call pays the recipient side
+        uint256 senderAmount; // what it returns to the sender
+        bytes err; // the predicted revert, or empty
+        bool ok;
+        bytes ret;
+        bool success; // succeeded, as predicted
+        bool legit; // the caller is the party allowed to make this call
+        bool late; // a cancelling stream whose challenge window is over: StreamPay must refuse the call
+    }
+
+    /// @dev withdrawFromStream with a voucher for `cumulative` signed `by`.
+    function _withdraw(
+        InvariantStore.GhostStream memory g,
+        InvariantStore.GhostVouchers memory vb,
+        address caller,
+        uint256 cumulative,
+        uint8 by,
+        string memory what
+    ) private returns (bool) {
+        Act memory a;
+        a.streamed = _streamedModel(g);
+        a.total = _min(cumulative, a.streamed);
+        a.late = _pastWindow(g);
+        a.err = _payableError(g); // closed, or a cancel whose window is over: checked before anything else
+        if (a.err.length == 0 && a.total <= g.withdrawn) {
+            a.err = abi.encodeWithSelector(
+                Errors.StreamPay_NothingToWithdraw.selector, g.id, cumulative, a.streamed, g.withdrawn
+            );
+        } else if (a.err.length == 0) {
+            a.err = _voucherError(g, vb, by);
+        }
+        if (a.err.length == 0) a.amount = a.total - g.withdrawn;
+        Plan memory p = _newPlan(1);
+        _planPush(p, g.recipient, g.asset, a.amount);
+        if (a.late) _watchParties(p, g);
+        _snapshot(p);
+        bytes memory data = abi.encodeCall(IStreamPay.withdrawFromStream, (g.id, _voucher(g, vb, by, cumulative)));
+        (a.ok, a.ret) = _as(caller, address(streamPay), 0, data);
+        a.success = _outcome(a.late ? Inv.G2 : Inv.EXITS, a.ok, a.ret, a.err, what);
+        if (a.err.length == 0) store.countExit(a.ok);
+        store.countCall("withdrawFromStream", a.success);
+        if (a.late) _refusedAfterWindow(g, p, a, what, "late withdrawal refused");
+        if (!a.success) return false;
+
+        _expectEq(Inv.ACCOUNTING, abi.decode(a.ret, (uint256)), a.amount, string.concat(what, ": returned amount"));
+        _verify(p, Inv.ACCOUNTING, what);
+        _commit(p);
+        store.addRecipientSide(g.asset, a.amount);
+        g.withdrawn = a.total;
+        g.recipientReceived += a.amount;
+        store.setStream(g);
+        if (a.total > vb.maxSigned) _flag(Inv.G1, string.concat(what, ": paid above every voucher signed"));
+        _countPaidBy(g, by);
+        return true;
+    }
+
+    /// @dev The sender's unilateral cancel. Returns whether it succeeded.
+    function _cancel(InvariantStore.GhostStream memory g, address caller) private returns (bool) {
+        Act memory a;
+        uint256 t = store.time();
+        if (g.status != OPEN) {
+            a.err = abi.encodeWithSelector(Errors.StreamPay_StreamNotOpen.selector, g.id, g.status);
+        } else if (caller != g.sender) {
+            a.err = abi.encodeWithSelector(Errors.StreamPay_NotSender.selector, g.id, caller, g.sender);
+        } else if (t >= g.stop + gracePeriod) {
+            a.err = abi.encodeWithSelector(Errors.StreamPay_StreamAbandoned.selector, g.id, g.stop + gracePeriod);
+        }
+        a.streamed = _streamedModel(g);
+        if (a.err.length == 0) a.senderAmount = g.deposited - a.streamed;
+        Plan memory p = _newPlan(1);
+        _planPush(p, g.sender, g.asset, a.senderAmount);
+        _snapshot(p);
+        vm.recordLogs();
+        (a.ok, a.ret) = _as(caller, address(streamPay), 0, abi.encodeCall(IStreamPay.cancelStream, (g.id)));
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        a.legit = caller == g.sender;
+        a.success = _outcome(a.legit ? Inv.EXITS : Inv.ACCESS, a.ok, a.ret, a.err, "cancelStream");
+        if (!a.legit && g.status == OPEN) store.countOutsider(a.ok);
+        else if (a.legit && a.err.length == 0) store.countExit(a.ok);
+        store.countCall("cancelStream", a.success);
+        if (!a.success) return false;
+
+        _verify(p, Inv.ACCOUNTING, "cancelStream");
+        _commit(p);
+        store.addRefunded(g.asset, a.senderAmount);
+        g.senderReceived += a.senderAmount;
+        // Streaming stops now, or stopped at the stop time (streamed caps there): endTime is the cancel's time.
+        g.endTime = t;
+        g.cancelAt = t;
+        if (store.getVouchers(g.id).maxSigned > g.withdrawn) store.countScenario("cancel after newer vouchers");
+        if (t > g.stop) store.countScenario("cancel after the stop time");
+        if (t >= g.stop + challengeWindow) store.countScenario("cancel after stop + window");
+        if (a.streamed == g.withdrawn) {
+            // Everything streamed was already paid: nothing to answer, final at once.
+            store.countScenario("cancel final at once");
+            g.status = CANCELLED;
+            g.closedBy = caller;
+            g.closedAt = t;
+            _finish(g);
+        } else {
+            g.status = CANCELLING;
+            store.setStream(g);
+        }
+        _checkWholeWindow(g, a.senderAmount, logs);
+        return true;
+    }
+
+    /// @dev G2: a cancel leaves the recipient a whole challenge window from the cancel, however late it comes:
+    /// the stream's view (and StreamCancelling, when there is something to answer) say the window ends at
+    /// cancel time + challengeWindow.
+    function _checkWholeWindow(InvariantStore.GhostStream memory g, uint256 senderAmount, Vm.Log[] memory logs)
+        private
+    {
+        uint256 endsAt = _challengeEndsAt(g);
+        uint256 seen;
+        for (uint256 i; i < logs.length; ++i) {
+            Vm.Log memory log = logs[i];
+            if (log.emitter != address(streamPay) || log.topics.length < 3) continue;
+            if (log.topics[0] != IStreamPay.StreamCancelling.selector || uint256(log.topics[1]) != g.id) continue;
+            ++seen;
+            (uint256 amount, uint256 challengeEndsAt) = abi.decode(log.data, (uint256, uint256));
+            _expectEq(Inv.ACCOUNTING, amount, senderAmount, "StreamCancelling: the sender's amount");
+            _expectEq(Inv.G2, challengeEndsAt, endsAt, "StreamCancelling: challengeEndsAt = cancel time + window");
+        }
+        _expectEq(Inv.ACCOUNTING, seen, g.status == CANCELLING ? 1 : 0, "StreamCancelling once, unless final at once");
+        _expectEq(
+            Inv.G2,
+            streamPay.getStreamView(g.id).challengeEndsAt,
+            endsAt,
+            "cancelStream: the view's challengeEndsAt = cancel time + window"
+        );
+    }
+
+    /// @dev closeWithReceipt. Returns whether it succeeded.
+    function _receiptClose(
         InvariantStore.GhostStream memory g,
         address caller,
-        bool legit,
-        bytes memory data,
-        bytes memory err,
-        uint256 recipientTotal,
-        uint8 status,
-        string memory what
-    ) private {
-        uint256 payBefore = _bal(address(streamPay), g.asset);
-        uint256 senderBefore = _bal(g.sender, g.asset);
-        (bool ok, bytes memory ret) = _as(caller, address(streamPay), 0, data);
-        bool success = _outcome(legit ? 4 : 5, ok, ret, err, what);
-        if (g.status == OPEN) {
-            if (err.length == 0) store.countExit(ok);
-            else if (!legit) store.countOutsider(ok);
-        }
-        store.countCall(bytes32(bytes(what)), success);
-        if (!success) return;
-
-        uint256 recipientAmount = recipientTotal - g.withdrawn;
-        uint256 senderAmount = g.deposited - recipientTotal;
-        // The recipient's share is credited to its balance.
-        if (recipientAmount > 0) {
-            store.addCredit(g.recipient, g.asset, recipientAmount, false);
-            ++g.recipientPayouts;
-        }
-        store.addRecipientSide(g.asset, recipientAmount);
-        // The sender's refund is pushed, or credited if it refuses native coin.
-        bool deferred = g.asset == address(0) && refusesNative[g.sender];
-        if (senderAmount > 0) {
-            ++g.senderRefunds;
-            if (deferred) store.addCredit(g.sender, g.asset, senderAmount, true);
-            else store.addPaidOut(g.asset, senderAmount);
-        }
-        store.addRefunded(g.asset, senderAmount);
-        uint256 pushed = deferred ? 0 : senderAmount;
-        _expectEq(1, _bal(address(streamPay), g.asset), payBefore - pushed, string.concat(what, ": contract balance"));
-        _expectEq(2, _bal(g.sender, g.asset), senderBefore + pushed, string.concat(what, ": sender refund"));
-
-        g.withdrawn = recipientTotal;
-        _closeGhost(g, status, recipientTotal, senderAmount, caller);
-        store.setStream(g);
-    }
-
-    /// @dev A withdrawal pushed to the recipient (credited instead if it refuses native coin).
-    function _payRecipientSide(
-        InvariantStore.GhostStream memory g,
         uint256 amount,
-        uint256 payBefore,
-        uint256 recipientBefore,
-        string memory what
-    ) private {
-        store.addRecipientSide(g.asset, amount);
-        ++g.recipientPayouts;
-        if (g.asset == address(0) && refusesNative[g.recipient]) {
-            store.addCredit(g.recipient, g.asset, amount, true);
-            _expectEq(1, _bal(address(streamPay), g.asset), payBefore, string.concat(what, ": kept as a credit"));
-        } else {
-            store.addPaidOut(g.asset, amount);
-            _expectEq(1, _bal(address(streamPay), g.asset), payBefore - amount, string.concat(what, ": contract paid"));
-            _expectEq(2, _bal(g.recipient, g.asset), recipientBefore + amount, string.concat(what, ": recipient paid"));
+        bytes memory sig,
+        bool validSig
+    ) private returns (bool) {
+        Act memory a;
+        if (g.status != OPEN) {
+            a.err = abi.encodeWithSelector(Errors.StreamPay_StreamNotOpen.selector, g.id, g.status);
+        } else if (caller != g.sender) {
+            a.err = abi.encodeWithSelector(Errors.StreamPay_NotSender.selector, g.id, caller, g.sender);
+        } else if (!validSig) {
+            a.err = abi.encodeWithSelector(Errors.StreamPay_InvalidReceiptSignature.selector, g.id, g.recipient);
         }
+        a.total = _min(amount, _streamedModel(g));
+        if (a.total < g.withdrawn) a.total = g.withdrawn; // what was paid stays paid
+        a.amount = a.total - g.withdrawn;
+        a.senderAmount = g.deposited - a.total;
+        Plan memory p = _newPlan(2);
+        if (a.err.length == 0) {
+            _planCredit(p, g.recipient, g.asset, a.amount);
+            _planPush(p, g.sender, g.asset, a.senderAmount);
+        }
+        _snapshot(p);
+        (a.ok, a.ret) = _as(
+            caller, address(streamPay), 0, abi.encodeCall(IStreamPay.closeWithReceipt, (g.id, amount, sig))
+        );
+        a.legit = caller == g.sender;
+        a.success = _outcome(a.legit ? Inv.EXITS : Inv.ACCESS, a.ok, a.ret, a.err, "closeWithReceipt");
+        if (!a.legit && g.status == OPEN) store.countOutsider(a.ok);
+        else if (a.legit && a.err.length == 0) store.countExit(a.ok);
+        store.countCall("closeWithReceipt", a.success);
+        if (!a.success) return false;
+
+        _verify(p, Inv.ACCOUNTING, "closeWithReceipt");
+        _commit(p);
+        g.receiptUsed = true;
+        g.receiptAmount = amount;
+        g.endTime = store.time();
+        _bookClose(g, a, CLOSED, caller);
+        return true;
     }
 
-    function _closeGhost(
+    /// @dev closeByRecipient with a voucher for `cumulative` signed `by`: a close of an open stream or the
+    /// answer to a cancel. Returns whether it succeeded.
+    function _recipientClose(
         InvariantStore.GhostStream memory g,
-        uint8 status,
-        uint256 recipientTotal,
-        uint256 senderAmount,
-        address caller
-    ) private {
+        InvariantStore.GhostVouchers memory vb,
+        address caller,
+        uint256 cumulative,
+        uint8 by,
+        string memory what
+    ) private returns (bool) {
+        Act memory a;
+        a.streamed = _streamedModel(g);
+        a.total = _min(cumulative, a.streamed);
+        a.late = _pastWindow(g);
+        a.err = _payableError(g); // closed, or a cancel whose window is over: checked before the caller
+        if (a.err.length == 0 && caller != g.recipient) {
+            a.err = abi.encodeWithSelector(Errors.StreamPay_NotRecipient.selector, g.id, caller, g.recipient);
+        } else if (a.err.length == 0 && a.total > g.withdrawn) {
+            a.err = _voucherError(g, vb, by);
+        }
+        if (a.total < g.withdrawn) a.total = g.withdrawn; // a claim at or below what was paid releases the stream
+        bool answers = g.status == CANCELLING;
+        a.amount = a.total - g.withdrawn;
+        // A cancel already returned everything unstreamed: only streamed - total is left for the sender.
+        a.senderAmount = (answers ? a.streamed : g.deposited) - a.total;
+        Plan memory p = _newPlan(2);
+        if (a.err.length == 0) {
+            _planCredit(p, g.recipient, g.asset, a.amount);
+            _planPush(p, g.sender, g.asset, a.senderAmount);
+        }
+        if (a.late) _watchParties(p, g);
+        _snapshot(p);
+        bytes memory data = abi.encodeCall(IStreamPay.closeByRecipient, (g.id, _voucher(g, vb, by, cumulative)));
+        (a.ok, a.ret) = _as(caller, address(streamPay), 0, data);
+        a.legit = caller == g.recipient;
+        a.success = _outcome(a.late ? Inv.G2 : a.legit ? Inv.EXITS : Inv.ACCESS, a.ok, a.ret, a.err, what);
+        if (!a.legit && _payableNow(g)) store.countOutsider(a.ok);
+        else if (a.legit && a.err.length == 0) store.countExit(a.ok);
+        store.countCall("closeByRecipient", a.success);
+        if (a.late) {
+            _refusedAfterWindow(g, p, a, what, a.legit ? bytes32("late answer refused") : bytes32(0));
+        }
+        if (!a.success) return false;
+
+        _verify(p, Inv.ACCOUNTING, what);
+        _commit(p);
+        if (a.amount > 0) _countPaidBy(g, by);
+        if (!answers) g.endTime = store.time(); // an answer keeps the cancel's time
+        _bookClose(g, a, answers ? CANCELLED : CLOSED, caller);
+        return true;
+    }
+
+    /// @dev Books a close by a party: the recipient side grows to `a.total`, the sender gets `a.senderAmount`.
+    function _bookClose(InvariantStore.GhostStream memory g, Act memory a, uint8 status, address caller) private {
+        store.addRecipientSide(g.asset, a.amount);
+        store.addRefunded(g.asset, a.senderAmount);
+        g.recipientReceived += a.amount;
+        g.senderReceived += a.senderAmount;
+        g.withdrawn = a.total;
         g.status = status;
-        g.refunded = senderAmount;
-        g.frozenStreamed = recipientTotal;
         g.closedBy = caller;
-        if (recipientTotal > 0) _recordCompletion(g.providerId, recipientTotal);
+        g.closedAt = store.time();
+        _finish(g);
+    }
+
+    /// @dev The recipient closes (or answers a cancel) with its best valid voucher; the keeper front-runs it
+    /// unless `seed` says no keeper is awake. G2 is checked against what it saw before the front-run.
+    function _recipientActs(uint256 streamId, uint256 seed, string memory what) private returns (bool closed) {
+        InvariantStore.GhostStream memory g = store.getStream(streamId);
+        InvariantStore.GhostVouchers memory vb = store.getVouchers(streamId);
+        (uint256 cumulative, uint8 by) = _best(vb, store.time());
+        G2Context memory c = _g2Context(g, cumulative, true);
+        if (_keeperAwake(seed)) g = _frontRun(streamId);
+        closed = _recipientClose(g, vb, g.recipient, cumulative, by, what);
+        _checkG2(c, what);
+    }
+
+    /// @dev A stream reached a final status: record the completion StreamPay reports to the registry, store
+    /// it, and check G1 (the sender paid at most what it signed) and G3 (what it paid is the recipient side).
+    function _finish(InvariantStore.GhostStream memory g) private {
+        if (g.withdrawn > 0) _recordCompletion(g.providerId, g.withdrawn);
+        store.setStream(g);
+        if (g.recipientReceived + g.keeperReceived != g.withdrawn) {
+            _flag(Inv.G3, string.concat("stream ", g.id.toString(), ": recipient side received != withdrawn"));
+        }
+        if (g.status == SETTLED) return;
+        uint256 net = g.deposited - g.senderReceived;
+        if (net != g.withdrawn) {
+            _flag(Inv.G3, string.concat("stream ", g.id.toString(), ": sender paid != recipient side"));
+        }
+        uint256 maxSigned = store.getVouchers(g.id).maxSigned;
+        uint256 cap = g.receiptUsed && g.receiptAmount > maxSigned ? g.receiptAmount : maxSigned;
+        if (net > cap) {
+            _flag(
+                Inv.G1,
+                string.concat(
+                    "stream ",
+                    g.id.toString(),
+                    ": sender paid ",
+                    net.toString(),
+                    " but signed at most ",
+                    maxSigned.toString(),
+                    g.receiptUsed ? string.concat(" (final receipt ", g.receiptAmount.toString(), ")") : ""
+                )
+            );
+        }
     }
 
     function _recordCompletion(uint256 providerId, uint256 earned) private {
@@ -792,6 +1310,152 @@ contract StreamPayHandler is Test {
         ++p.completions;
         p.earned += earned;
         store.setProvider(p);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                          SHARED LOGIC: THE KEEPER
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev Batch simulation: the streams the batch touches, updated in order (a duplicate id sees the first
+    /// occurrence's effect), and the keeper's reward per asset.
+    struct BatchSim {
+        InvariantStore.GhostStream[] touched;
+        uint256 touchedCount;
+        uint256 count;
+        uint256 nativeReward;
+        uint256 usdReward;
+        uint256 settledEvents; // abandoned streams settled: one StreamSettled each
+    }
+
+    /// @dev batchUpdateStreams(ids) by `caller`, predicted stream by stream. Returns the number closed.
+    function _runBatch(address caller, uint256[] memory ids, bytes32 action) private returns (uint256) {
+        BatchSim memory sim;
+        sim.touched = new InvariantStore.GhostStream[](ids.length);
+        Plan memory p = _newPlan(ids.length + 2);
+        uint256 known = store.streamCount();
+        for (uint256 i; i < ids.length; ++i) {
+            if (ids[i] == 0 || ids[i] > known) continue; // unknown: skipped by the contract
+            _simulate(sim, p, _touch(sim, ids[i]), caller);
+        }
+        _planPush(p, caller, address(0), sim.nativeReward);
+        _planPush(p, caller, address(usd), sim.usdReward);
+        _snapshot(p);
+        vm.recordLogs();
+        (bool ok, bytes memory ret) =
+            _as(caller, address(streamPay), 0, abi.encodeCall(IStreamPay.batchUpdateStreams, (ids)));
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        bool success = _outcome(Inv.EXITS, ok, ret, "", "batchUpdateStreams");
+        if (sim.count > 0) store.countExit(ok);
+        if (!ok && sim.settledEvents > 0) _flag(Inv.G4, "batchUpdateStreams reverted with abandoned streams due");
+        store.countCall(action, success);
+        if (!success) return 0;
+
+        _expectEq(Inv.ACCOUNTING, abi.decode(ret, (uint256)), sim.count, "batchUpdateStreams: count closed");
+        _verify(p, Inv.ACCOUNTING, "batchUpdateStreams");
+        _commit(p);
+        _checkSettledEvents(sim, logs);
+        _commitBatch(sim, caller);
+        return sim.count;
+    }
+
+    /// @dev One id of a batch: an abandoned open stream is settled by time (the recipient side gets the whole
+    /// deposit, the keeper 10 bps of what it settles); a cancel whose window is over is finalised (the sender
+    /// gets streamed - withdrawn); anything else is skipped.
+    function _simulate(BatchSim memory sim, Plan memory p, uint256 slot, address caller) private view {
+        InvariantStore.GhostStream memory g = sim.touched[slot];
+        uint256 t = store.time();
+        if (g.status == OPEN && t >= g.stop + gracePeriod) {
+            uint256 amount = g.deposited - g.withdrawn;
+            uint256 reward = amount * KEEPER_BPS / 10_000;
+            _planCredit(p, g.recipient, g.asset, amount - reward);
+            if (g.asset == address(0)) sim.nativeReward += reward;
+            else sim.usdReward += reward;
+            g.recipientReceived += amount - reward;
+            g.keeperReceived += reward;
+            g.settledAmount = amount;
+            g.withdrawn = g.deposited;
+            g.endTime = t; // the settlement's time; streamed stays capped at the stop time
+            g.status = SETTLED;
+        } else if (g.status == CANCELLING && t >= _challengeEndsAt(g)) {
+            uint256 senderAmount = _streamedModel(g) - g.withdrawn;
+            _planPush(p, g.sender, g.asset, senderAmount);
+            g.senderReceived += senderAmount;
+            g.status = CANCELLED;
+        } else {
+            return;
+        }
+        g.closedBy = caller;
+        g.closedAt = t;
+        ++sim.count;
+        if (g.status == SETTLED) ++sim.settledEvents;
+    }
+
+    /// @dev G4 from the events: each StreamSettled names a stream the model settled, with the amount it
+    /// settled and exactly 10 bps of it as the keeper's reward.
+    function _checkSettledEvents(BatchSim memory sim, Vm.Log[] memory logs) private {
+        uint256 seen;
+        for (uint256 i; i < logs.length; ++i) {
+            Vm.Log memory log = logs[i];
+            if (log.emitter != address(streamPay) || log.topics.length < 2) continue;
+            if (log.topics[0] != IStreamPay.StreamSettled.selector) continue;
+            ++seen;
+            uint256 streamId = uint256(log.topics[1]);
+            (uint256 amount, uint256 reward) = abi.decode(log.data, (uint256, uint256));
+            uint256 expected = type(uint256).max;
+            for (uint256 s; s < sim.touchedCount; ++s) {
+                if (sim.touched[s].id == streamId && sim.touched[s].status == SETTLED) {
+                    expected = sim.touched[s].settledAmount;
+                }
+            }
+            _expectEq(Inv.G4, amount, expected, string.concat("StreamSettled amount of stream ", streamId.toString()));
+            _expectEq(Inv.G4, reward, amount * KEEPER_BPS / 10_000, "StreamSettled reward = 10 bps of the amount");
+        }
+        _expectEq(Inv.G4, seen, sim.settledEvents, "one StreamSettled per abandoned stream settled");
+    }
+
+    /// @dev Books the streams a successful batch closed.
+    function _commitBatch(BatchSim memory sim, address caller) private {
+        bool isKeeper;
+        for (uint256 k; k < keepers.length; ++k) {
+            if (keepers[k] == caller) isKeeper = true;
+        }
+        for (uint256 i; i < sim.touchedCount; ++i) {
+            InvariantStore.GhostStream memory g = sim.touched[i];
+            InvariantStore.GhostStream memory before = store.getStream(g.id);
+            if (g.status == before.status) continue;
+            if (g.status == SETTLED) {
+                store.addRecipientSide(g.asset, g.settledAmount);
+                store.addKeeperRewards(g.asset, g.keeperReceived - before.keeperReceived);
+                store.countScenario(
+                    isKeeper ? bytes32("abandoned settled by a keeper") : bytes32("abandoned settled by anyone")
+                );
+                if (g.recipientReceived + g.keeperReceived != g.deposited) {
+                    _flag(Inv.G4, string.concat("stream ", g.id.toString(), ": settled, but not all of the deposit"));
+                }
+            } else {
+                store.addRefunded(g.asset, g.senderReceived - before.senderReceived);
+                store.countScenario(
+                    providerDown[g.providerId]
+                        ? bytes32("down provider's cancel finalised")
+                        : isKeeper ? bytes32("cancel finalised by a keeper") : bytes32("cancel finalised by anyone")
+                );
+            }
+            _finish(g);
+        }
+    }
+
+    /// @dev The keeper front-runs a close: batchUpdateStreams on that stream, same block, just before it.
+    function _frontRun(uint256 streamId) private returns (InvariantStore.GhostStream memory) {
+        uint256[] memory ids = new uint256[](1);
+        ids[0] = streamId;
+        uint256 closed = _runBatch(keepers[0], ids, "keeper front-run");
+        store.countScenario(closed > 0 ? bytes32("front-run closed the stream") : bytes32("front-run changed nothing"));
+        return store.getStream(streamId);
+    }
+
+    /// @dev 7 closes in 8 have the keeper awake to front-run them.
+    function _keeperAwake(uint256 seed) private pure returns (bool) {
+        return seed % 8 != 0;
     }
 
     function _touch(BatchSim memory sim, uint256 streamId) private view returns (uint256 slot) {
@@ -802,65 +1466,423 @@ contract StreamPayHandler is Test {
         ++sim.touchedCount;
     }
 
-    /// @dev Checks every stream's streamed amount: equal to rate * elapsed and never below the previous
-    /// observation while open, never above the deposit, frozen once closed. Records the observation.
+    /// @dev A stream a keeper may close now (abandoned, or cancelled with its window over), searched from
+    /// the seed's pick; else the seed's pick.
+    function _dueStream(uint256 seed) private view returns (uint256) {
+        uint256 count = store.streamCount();
+        uint256 t = store.time();
+        for (uint256 i; i < count; ++i) {
+            uint256 id = (seed + i) % count + 1;
+            InvariantStore.GhostStream memory g = store.getStream(id);
+            if (g.status == OPEN && t >= g.stop + gracePeriod) return id;
+            if (g.status == CANCELLING && t >= _challengeEndsAt(g)) return id;
+        }
+        return seed % count + 1;
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                            SHARED LOGIC: G2
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev What the recipient saw when it acted: the stream's state and min(its voucher, streamed).
+    struct G2Context {
+        bool active; // the recipient acted with its best valid voucher on an open or cancelling stream
+        uint256 streamId;
+        uint8 status;
+        uint256 time;
+        uint256 cancelAt;
+        uint256 entitled;
+    }
+
+    function _g2Context(InvariantStore.GhostStream memory g, uint256 cumulative, bool recipientWithBest)
+        private
+        view
+        returns (G2Context memory c)
+    {
+        c.active = recipientWithBest && _isPayable(g.status);
+        c.streamId = g.id;
+        c.status = g.status;
+        c.time = store.time();
+        c.cancelAt = g.cancelAt;
+        c.entitled = _min(cumulative, _streamedModel(g));
+    }
+
+    /// @dev G2: after the recipient acted with its best valid voucher, the recipient side holds at least
+    /// min(that voucher, streamed). Promised while the stream is open, and for an answer to a cancel before
+    /// cancel time + challengeWindow: the whole window the interface promises, counted from the cancel by the
+    /// model (never from the contract's endTime), so a keeper that finalises early shows up here.
+    function _checkG2(G2Context memory c, string memory what) private {
+        if (!c.active) return;
+        if (c.status != OPEN && c.time >= c.cancelAt + challengeWindow) return; // late: refused, checked apart
+        InvariantStore.GhostVouchers memory vb = store.getVouchers(c.streamId);
+        if (c.entitled > vb.g2Entitled) {
+            vb.g2Entitled = c.entitled;
+            store.setVouchers(c.streamId, vb);
+        }
+        store.countScenario(
+            c.status == CANCELLING
+                ? bytes32("answered a cancel in the window")
+                : bytes32("recipient took its best voucher")
+        );
+        uint256 held = streamPay.getStream(c.streamId).withdrawn;
+        if (held >= c.entitled) return;
+        string memory reason = string.concat(
+            what,
+            ": stream ",
+            c.streamId.toString(),
+            ": the recipient side holds ",
+            held.toString(),
+            " < min(best voucher, streamed) = ",
+            c.entitled.toString(),
+            " at ",
+            c.time.toString()
+        );
+        if (c.status == CANCELLING) {
+            reason = string.concat(
+                reason,
+                "; cancelled at ",
+                c.cancelAt.toString(),
+                ", window until ",
+                (c.cancelAt + challengeWindow).toString()
+            );
+        }
+        _flag(Inv.G2, reason);
+    }
+
+    /// @dev After a cancel's window, only finalisation is left: a withdrawal or an answer must have been refused
+    /// (StreamPay_ChallengeWindowClosed, predicted in `a.err`), moving nothing: every watched balance (StreamPay,
+    /// the recipient, the sender) is unchanged, and withdrawableAmountOf says 0 whatever the claim.
+    function _refusedAfterWindow(
+        InvariantStore.GhostStream memory g,
+        Plan memory p,
+        Act memory a,
+        string memory what,
+        bytes32 scenario
+    ) private {
+        _verify(p, Inv.G2, string.concat(what, " after the window: nothing moves"));
+        _expectEq(
+            Inv.G2, streamPay.withdrawableAmountOf(g.id, type(uint256).max), 0, "withdrawable after the window is 0"
+        );
+        if (!a.ok && keccak256(a.ret) == keccak256(a.err) && scenario != bytes32(0)) store.countScenario(scenario);
+    }
+
+    /// @dev When the recipient's window to answer the cancel of `g` ends: a whole challenge window from the
+    /// moment its sender cancelled, however late that was.
+    function _challengeEndsAt(InvariantStore.GhostStream memory g) private view returns (uint256) {
+        return g.cancelAt + challengeWindow;
+    }
+
+    /// @dev A cancelling stream whose window is over: nobody may pay from it or answer it any more.
+    function _pastWindow(InvariantStore.GhostStream memory g) private view returns (bool) {
+        return g.status == CANCELLING && store.time() >= _challengeEndsAt(g);
+    }
+
+    /// @dev Whether `g` can still pay its recipient: open, or cancelling inside its window.
+    function _payableNow(InvariantStore.GhostStream memory g) private view returns (bool) {
+        return _isPayable(g.status) && !_pastWindow(g);
+    }
+
+    /// @dev The error StreamPay must give, before any other check, to a withdrawal from or a recipient's close
+    /// of `g` now; empty while it can pay.
+    function _payableError(InvariantStore.GhostStream memory g) private view returns (bytes memory) {
+        if (!_isPayable(g.status)) {
+            return abi.encodeWithSelector(Errors.StreamPay_StreamClosed.selector, g.id, g.status);
+        }
+        if (_pastWindow(g)) {
+            return abi.encodeWithSelector(Errors.StreamPay_ChallengeWindowClosed.selector, g.id, _challengeEndsAt(g));
+        }
+        return "";
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                          SHARED LOGIC: VOUCHERS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev A private key derived from a tag and a stream id, inside the secp256k1 range.
+    function _key(string memory tag, uint256 streamId) internal pure returns (uint256) {
+        return uint256(keccak256(abi.encode(tag, streamId))) % (SECP256K1_N - 1) + 1;
+    }
+
+    /// @dev The hashStruct of the Request a voucher was sent with: the all-zero Request for a voucher sent on
+    /// its own (one in three), else a request of its own.
+    function _requestHash(uint256 streamId, uint256 cumulative) private pure returns (bytes32) {
+        if (cumulative % 3 == 0) return keccak256(abi.encode(REQUEST_TYPEHASH, bytes32(0), uint256(0), uint256(0)));
+        bytes32 bodyHash = keccak256(abi.encode("body", streamId, cumulative));
+        return keccak256(abi.encode(REQUEST_TYPEHASH, bodyHash, cumulative, uint256(type(uint32).max)));
+    }
+
+    /// @dev A genuine voucher for `cumulative` signed `by` the sender, its named key or its authorised key.
+    function _voucher(
+        InvariantStore.GhostStream memory g,
+        InvariantStore.GhostVouchers memory vb,
+        uint8 by,
+        uint256 cumulative
+    ) private view returns (IStreamPay.Voucher memory v) {
+        v.cumulative = cumulative;
+        v.request = _requestHash(g.id, cumulative);
+        if (by == BY_NOBODY) return v;
+        bytes32 digest = _spendDigest(g.id, cumulative, v.request);
+        if (by == BY_SENDER) {
+            v.signature = _sign(signerKeyOf[g.sender], digest);
+            return v;
+        }
+        uint256 pk = _key(by == BY_NAMED_KEY ? "named" : "session", g.id);
+        v.signature = _sign(pk, digest);
+        v.sessionKey = vm.addr(pk);
+        if (by == BY_SESSION_KEY) {
+            v.sessionExpiry = vb.sessionExpiry;
+            v.sessionSignature = _sign(signerKeyOf[g.sender], _sessionDigest(g.id, v.sessionKey, vb.sessionExpiry));
+        }
+    }
+
+    /// @dev Why StreamPay must refuse a genuine voucher signed `by` when it claims more than was paid: an
+    /// unsigned claim, or an authorised key past its expiry. Empty when it is valid.
+    function _voucherError(InvariantStore.GhostStream memory g, InvariantStore.GhostVouchers memory vb, uint8 by)
+        private
+        view
+        returns (bytes memory)
+    {
+        if (by == BY_NOBODY) {
+            return abi.encodeWithSelector(Errors.StreamPay_InvalidVoucherSignature.selector, g.id, g.sender);
+        }
+        if (by == BY_SESSION_KEY && store.time() > vb.sessionExpiry) {
+            return abi.encodeWithSelector(
+                Errors.StreamPay_SessionKeyExpired.selector, g.id, vm.addr(_key("session", g.id)), vb.sessionExpiry
+            );
+        }
+        return "";
+    }
+
+    /// @dev The recipient's best voucher valid at `t`: its best permanent one, or its best session-key one
+    /// while the key's authorisation lasts. (0, BY_NOBODY) when it holds none.
+    function _best(InvariantStore.GhostVouchers memory vb, uint256 t) private pure returns (uint256, uint8) {
+        if (vb.bestSession > vb.bestPermanent && t <= vb.sessionExpiry) return (vb.bestSession, BY_SESSION_KEY);
+        return (vb.bestPermanent, vb.bestPermanentBy);
+    }
+
+    /// @dev The voucher a recipient-side call presents: its best valid one (6 in 8), the latest one signed
+    /// (1 in 8), or an unsigned claim at or below what was already paid (1 in 8).
+    function _chooseVoucher(
+        InvariantStore.GhostStream memory g,
+        InvariantStore.GhostVouchers memory vb,
+        uint256 seed
+    ) private view returns (uint256 cumulative, uint8 by, bool best) {
+        uint256 which = seed % 8;
+        if (which == 0 && vb.lastBy != BY_NOBODY) return (vb.last, vb.lastBy, false);
+        if (which == 1) return (bound(seed >> 3, 0, g.withdrawn), BY_NOBODY, false);
+        (cumulative, by) = _best(vb, store.time());
+        best = true;
+    }
+
+    /// @dev A voucher StreamPay must refuse (see {badVoucher}), the error it must give, and its scenario.
+    function _badVoucher(
+        InvariantStore.GhostStream memory g,
+        InvariantStore.GhostVouchers memory vb,
+        uint256 seed
+    ) private view returns (IStreamPay.Voucher memory v, bytes memory err, bytes32 label) {
+        uint256 kind = seed % 6;
+        uint256 t = store.time();
+        uint256 otherId = g.id + 1 + (seed >> 4) % 3;
+        // The sender's own key, or, for a sender that cannot sign, the outsider's (refused all the same).
+        uint256 authKey = signerKeyOf[g.sender] != 0 ? signerKeyOf[g.sender] : outsiderKey;
+        uint256 cumulative = vb.maxSigned + 1 + bound(seed >> 8, 0, g.deposited);
+        if (kind == 4) {
+            // A genuine voucher whose amount was raised after signing.
+            (uint256 base, uint8 by) = _best(vb, t);
+            if (by == BY_NOBODY) by = vb.namedKey != address(0) ? BY_NAMED_KEY : BY_SENDER;
+            v = _voucher(g, vb, by, base);
+            v.cumulative = cumulative;
+            address signer = by == BY_SENDER ? g.sender : v.sessionKey;
+            err = abi.encodeWithSelector(Errors.StreamPay_InvalidVoucherSignature.selector, g.id, signer);
+            return (v, err, "bad voucher: amount raised");
+        }
+        v.cumulative = cumulative;
+        v.request = _requestHash(g.id, cumulative);
+        if (kind == 5) {
+            // A voucher the sender (or its named key) signed for another stream.
+            uint256 pk = signerKeyOf[g.sender] != 0 ? signerKeyOf[g.sender] : _key("named", g.id);
+            v.signature = _sign(pk, _spendDigest(otherId, cumulative, v.request));
+            if (signerKeyOf[g.sender] == 0) v.sessionKey = vm.addr(pk);
+            address signer = v.sessionKey == address(0) ? g.sender : v.sessionKey;
+            err = abi.encodeWithSelector(Errors.StreamPay_InvalidVoucherSignature.selector, g.id, signer);
+            return (v, err, "bad voucher: another stream's");
+        }
+        // A session key (not one the sender authorised for this stream) signs the voucher itself.
+        uint256 rogue = _key(kind == 3 ? "named" : "rogue", kind == 3 ? otherId : g.id);
+        v.sessionKey = vm.addr(rogue);
+        v.signature = _sign(rogue, _spendDigest(g.id, cumulative, v.request));
+        err = abi.encodeWithSelector(
+            Errors.StreamPay_InvalidSessionKeySignature.selector, g.id, v.sessionKey, g.sender
+        );
+        if (kind == 3) return (v, err, "bad key: not the named one"); // no authorisation: claims to be named
+        v.sessionExpiry = t + bound(seed >> 16, 0, 1 hours);
+        if (kind == 0) {
+            // Authorised by the sender, but that authorisation expired.
+            v.sessionExpiry = t - 1 - bound(seed >> 16, 0, 1 hours);
+            v.sessionSignature = _sign(authKey, _sessionDigest(g.id, v.sessionKey, v.sessionExpiry));
+            err = abi.encodeWithSelector(
+                Errors.StreamPay_SessionKeyExpired.selector, g.id, v.sessionKey, v.sessionExpiry
+            );
+            return (v, err, "bad key: expired");
+        }
+        if (kind == 1) {
+            // Authorised by the sender, for another stream.
+            v.sessionSignature = _sign(authKey, _sessionDigest(otherId, v.sessionKey, v.sessionExpiry));
+            return (v, err, "bad key: another stream's");
+        }
+        // Authorised by someone other than the sender: the outsider, the recipient or another sender.
+        bytes32 authDigest = _sessionDigest(g.id, v.sessionKey, v.sessionExpiry);
+        v.sessionSignature = _sign(_otherAuthoriser(g, seed >> 32), authDigest);
+        return (v, err, "bad key: not the sender's");
+    }
+
+    /// @dev A signing key that is not the sender's: the outsider's, the recipient's, or another sender's.
+    function _otherAuthoriser(InvariantStore.GhostStream memory g, uint256 seed) private view returns (uint256) {
+        uint256 pick = seed % 3;
+        if (pick == 1) {
+            uint256 recipientKey = store.getProvider(g.providerId).signerKey;
+            if (recipientKey != 0) return recipientKey;
+        } else if (pick == 2) {
+            for (uint256 i; i < senders.length; ++i) {
+                uint256 key = signerKeyOf[senders[(seed + i) % senders.length]];
+                if (key != 0 && senders[(seed + i) % senders.length] != g.sender) return key;
+            }
+        }
+        return outsiderKey;
+    }
+
+    function _countPaidBy(InvariantStore.GhostStream memory g, uint8 by) private {
+        if (by == BY_SENDER) {
+            store.countScenario(
+                walletOwner[g.sender] != address(0)
+                    ? bytes32("paid: ERC-1271 sender's voucher")
+                    : bytes32("paid: sender's voucher")
+            );
+        } else if (by == BY_NAMED_KEY) {
+            store.countScenario("paid: named key's voucher");
+        } else if (by == BY_SESSION_KEY) {
+            store.countScenario("paid: session key's voucher");
+        }
+    }
+
+    function _domainSeparator() private view returns (bytes32) {
+        return keccak256(
+            abi.encode(DOMAIN_TYPEHASH, keccak256("StreamPay"), keccak256("1"), block.chainid, address(streamPay))
+        );
+    }
+
+    function _spendDigest(uint256 streamId, uint256 cumulative, bytes32 request) private view returns (bytes32) {
+        bytes32 structHash = keccak256(abi.encode(SPEND_TYPEHASH, streamId, cumulative, request));
+        return keccak256(abi.encodePacked("\x19\x01", _domainSeparator(), structHash));
+    }
+
+    function _sessionDigest(uint256 streamId, address key, uint256 expiry) private view returns (bytes32) {
+        bytes32 structHash = keccak256(abi.encode(SESSION_KEY_TYPEHASH, streamId, key, expiry));
+        return keccak256(abi.encodePacked("\x19\x01", _domainSeparator(), structHash));
+    }
+
+    function _signReceipt(uint256 key, uint256 streamId, uint256 amount, bool isFinal)
+        private
+        view
+        returns (bytes memory)
+    {
+        bytes32 structHash = keccak256(abi.encode(RECEIPT_TYPEHASH, streamId, amount, isFinal));
+        return _sign(key, keccak256(abi.encodePacked("\x19\x01", _domainSeparator(), structHash)));
+    }
+
+    function _sign(uint256 key, bytes32 digest) private pure returns (bytes memory) {
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, digest);
+        return abi.encodePacked(r, s, v);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                          SHARED LOGIC: THE MODEL
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev Checks every stream's streamed amount: rate * (min(now, stop, endTime) - start), never below the
+    /// previous observation, never above the deposit, and never below what the recipient side took (G3).
+    /// Records the observation.
     function _observeStreamed() private {
         uint256 count = store.streamCount();
         uint256 t = store.time();
         for (uint256 id = 1; id <= count; ++id) {
-            (uint8 status, uint256 rate, uint256 start, uint256 stop, uint256 dep, uint256 frozen, uint256 last) =
+            (uint256 rate, uint256 start, uint256 stop, uint256 endTime, uint256 dep, uint256 wd, uint256 last) =
                 store.timeline(id);
             uint256 actual = streamPay.streamedAmountOf(id);
-            if (status == OPEN) {
-                uint256 expected = t <= start ? 0 : rate * ((t < stop ? t : stop) - start);
-                _expectEq(3, actual, expected, "streamed = rate * (min(now, stop) - start)");
-                if (actual < last) _flag(3, string.concat("streamed decreased on stream ", id.toString()));
-                if (actual > dep) _flag(3, string.concat("streamed above deposit on stream ", id.toString()));
-            } else {
-                _expectEq(3, actual, frozen, "a closed stream's streamed is frozen");
-            }
+            uint256 end = endTime != 0 && endTime < stop ? endTime : stop;
+            uint256 expected = t <= start ? 0 : rate * ((t < end ? t : end) - start);
+            _expectEq(Inv.STREAMED, actual, expected, "streamed = rate * (min(now, stop, endTime) - start)");
+            if (actual < last) _flag(Inv.STREAMED, string.concat("streamed decreased on stream ", id.toString()));
+            if (actual > dep) _flag(Inv.STREAMED, string.concat("streamed above deposit on stream ", id.toString()));
+            if (wd > actual) _flag(Inv.G3, string.concat("recipient side above streamed on stream ", id.toString()));
             if (actual != last) store.setLastStreamed(id, actual);
         }
     }
 
-    /// @dev streamed(t) from the model: rate * (min(t, stop) - start), 0 until start; frozen once closed.
+    /// @dev streamed(t) from the model: rate * (min(t, stop, endTime) - start), 0 until start.
     function _streamedModel(InvariantStore.GhostStream memory g) private view returns (uint256) {
-        if (g.status != OPEN) return g.frozenStreamed;
         uint256 t = store.time();
+        uint256 end = g.endTime != 0 && g.endTime < g.stop ? g.endTime : g.stop;
         if (t <= g.start) return 0;
-        if (t > g.stop) t = g.stop;
+        if (t > end) t = end;
         return g.rate * (t - g.start);
     }
 
-    /// @dev A stream picked by seed. With `preferOpen`, the first open stream from there on (most actions
-    /// are about open streams); else the first closed, unrated stream that paid something (ratings). Falls
-    /// back to the seed's own pick, so invalid targets are still exercised now and then.
-    function _pickStream(uint256 seed, bool preferOpen)
+    function _isPayable(uint8 status) private pure returns (bool) {
+        return status == OPEN || status == CANCELLING;
+    }
+
+    function _fits(uint256 streamId, uint8 mode) private view returns (bool) {
+        if (mode == PICK_RATEABLE) return store.isRateable(streamId);
+        uint8 status = store.statusOf(streamId);
+        if (mode == PICK_OPEN) return status == OPEN;
+        if (mode == PICK_CANCELLING) return status == CANCELLING;
+        if (mode == PICK_DEPLETED) {
+            InvariantStore.GhostStream memory g = store.getStream(streamId);
+            return status == OPEN && store.time() >= g.stop && store.time() < g.stop + gracePeriod;
+        }
+        return status == OPEN || (status == CANCELLING && _payableNow(store.getStream(streamId)));
+    }
+
+    /// @dev A stream picked by seed (index: low 128 bits modulo the count): 7 in 8 ((seed >> 200) % 8 != 0),
+    /// the first from the seed's pick on that fits `mode` (for PICK_CANCELLING and PICK_DEPLETED, falling back
+    /// to payable and open streams); 1 in 8, whatever the seed points at, so invalid targets are still
+    /// exercised now and then.
+    function _pickStream(uint256 seed, uint8 mode)
         private
         view
         returns (bool found, InvariantStore.GhostStream memory g)
     {
         uint256 count = store.streamCount();
         if (count == 0) return (false, g);
-        // Stream ids run from 1 to count (every stream is created through this handler).
-        uint256 first = seed % count;
+        // Stream ids run from 1 to count (every stream is created through this handler). The index comes from
+        // the low 128 bits only, so the scan flag in bit 200 does not move it.
+        uint256 first = uint128(seed) % count;
         if ((seed >> 200) % 8 != 0) {
-            // 7 in 8: the first fitting stream from the seed's pick on; 1 in 8: whatever the seed points at.
-            for (uint256 i; i < count; ++i) {
-                uint256 id = (first + i) % count + 1;
-                if (preferOpen ? store.statusOf(id) == OPEN : store.isRateable(id)) {
-                    first = id - 1;
-                    break;
-                }
-            }
+            (bool hit, uint256 id) = _scan(first, count, mode);
+            if (!hit && mode == PICK_CANCELLING) (hit, id) = _scan(first, count, PICK_PAYABLE);
+            if (!hit && mode == PICK_DEPLETED) (hit, id) = _scan(first, count, PICK_OPEN);
+            if (hit) first = id - 1;
         }
         return (true, store.getStream(first + 1));
     }
 
-    /// @dev When no stream is open (closes outnumber creates among the actions), three times in four the
-    /// action opens one instead, so the campaign keeps live streams to act on.
-    function _createInstead(bool found, InvariantStore.GhostStream memory g, uint256 seed) private returns (bool) {
-        if (found && g.status == OPEN) return false;
+    function _scan(uint256 first, uint256 count, uint8 mode) private view returns (bool, uint256) {
+        for (uint256 i; i < count; ++i) {
+            uint256 id = (first + i) % count + 1;
+            if (_fits(id, mode)) return (true, id);
+        }
+        return (false, 0);
+    }
+
+    /// @dev When the picked stream does not fit (closes outnumber creates among the actions), three times in
+    /// four the action opens a stream instead, so the campaign keeps live streams to act on. A cancelling
+    /// stream past its window still fits a payable pick here, so late withdrawals and answers are tried.
+    function _createInstead(bool found, InvariantStore.GhostStream memory g, uint256 seed, uint8 mode)
+        private
+        returns (bool)
+    {
+        if (found && (mode == PICK_OPEN ? g.status == OPEN : _isPayable(g.status))) return false;
         if (seed % 4 == 0) return !found;
         uint256 r = uint256(keccak256(abi.encode(seed, "create")));
         _createStream(r, r >> 64, r >> 128, r >> 32);
@@ -889,6 +1911,15 @@ contract StreamPayHandler is Test {
             p = store.getProvider(store.providerIdAt((seed + i) % count));
             if (p.active || (seed >> 128) % 16 == 0) return p;
         }
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                             SHARED LOGIC: CALLS
+    //////////////////////////////////////////////////////////////*/
+
+    function _advance(uint256 secondsToSkip) private {
+        store.advance(secondsToSkip);
+        vm.warp(store.time());
     }
 
     /// @dev Gives `account` what it is about to pay.
@@ -939,25 +1970,12 @@ contract StreamPayHandler is Test {
         return false;
     }
 
-    function _signReceipt(uint256 key, uint256 streamId, uint256 amount, bool isFinal)
-        private
-        view
-        returns (bytes memory)
-    {
-        bytes32 domainSeparator = keccak256(
-            abi.encode(DOMAIN_TYPEHASH, keccak256("StreamPay"), keccak256("1"), block.chainid, address(streamPay))
-        );
-        bytes32 digest = keccak256(
-            abi.encodePacked(
-                "\x19\x01", domainSeparator, keccak256(abi.encode(RECEIPT_TYPEHASH, streamId, amount, isFinal))
-            )
-        );
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, digest);
-        return abi.encodePacked(r, s, v);
-    }
-
     function _bal(address account, address asset) private view returns (uint256) {
         return asset == address(0) ? account.balance : usd.balanceOf(account);
+    }
+
+    function _min(uint256 a, uint256 b) private pure returns (uint256) {
+        return a < b ? a : b;
     }
 
     function _expectEq(uint256 inv, uint256 actual, uint256 expected, string memory what) private {
@@ -968,6 +1986,17 @@ contract StreamPayHandler is Test {
 
     function _flag(uint256 inv, string memory reason) private {
         store.flag(inv, reason);
+    }
+
+    /// @dev A bytes32 label as text, without its zero padding.
+    function _text(bytes32 label) private pure returns (string memory) {
+        uint256 n;
+        while (n < 32 && label[n] != 0) ++n;
+        bytes memory out = new bytes(n);
+        for (uint256 i; i < n; ++i) {
+            out[i] = label[i];
+        }
+        return string(out);
     }
 
     function _selectorOf(bytes memory data) private pure returns (string memory) {
